@@ -1,0 +1,151 @@
+/**
+ * bench/lib/args.ts — command-line options of bench/run.ts (see USAGE).
+ * BERTH_CMD / REF_CMD environment variables provide the default commands
+ * when the corresponding flag is absent.
+ */
+import { WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
+
+export interface Options {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  sizeMiB: number;
+  chunkMiB: number;
+  connections: number;
+  threads: number;
+  only: WorkloadName[];
+  berthCmd: string;
+  refCmd: string;
+  berthLabel: string;
+  refLabel: string;
+  aVsA: boolean;
+  refCache: boolean;
+  logLevel: string;
+  calibrate: boolean;
+  keep: boolean;
+  out: string;
+  tmpRoot: string | undefined;
+  help: boolean;
+}
+
+export const USAGE = `usage: node dist/bench/run.js [options]   (or: npm run bench -- [options])
+
+  --rounds N          interleaved rounds per workload (default 3; median reported)
+  --duration S        wrk measurement seconds per run (default 10)
+  --warmup S          wrk warm-up seconds before each measurement, discarded (default 2; 0 = none)
+  --size MiB          size of the random blob (default 512)
+  --chunk MiB         PATCH chunk size for the chunked push (default 5)
+  --connections N     wrk connections (default 50)
+  --threads N         wrk threads (default 2)
+  --only LIST         comma list of: ${WORKLOAD_NAMES.join(', ')} (default: all; peak RSS is
+                      always reported over whatever ran)
+  --berth-cmd CMD     command that serves Berth; {config} is replaced by the config
+                      path (appended if absent). Default: node <repo>/dist/src/cli/main.js serve {config}
+  --ref-cmd CMD       reference command (default: docker-registry serve {config})
+  --a-vs-a            run the reference in both slots ("ref A" vs "ref B") to show the noise
+  --ref-cache         give the reference storage.cache.blobdescriptor: inmemory (off by default)
+  --log-level L       log.level written to both configs (default warn)
+  --no-calibrate      skip measuring the client's ceiling against a no-op server
+  --keep              keep the temp dir (blob, configs, server logs) for debugging
+  --tmpdir DIR        parent of the temp dir (default: the OS temp dir)
+  --out FILE          JSON results (default <repo>/bench/results/latest.json)
+  --help
+`;
+
+function positiveNumber(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${String(v)}`);
+  return n;
+}
+
+function positiveInt(flag: string, v: string | undefined): number {
+  const n = positiveNumber(flag, v);
+  if (!Number.isInteger(n)) throw new Error(`${flag} needs an integer, got ${String(v)}`);
+  return n;
+}
+
+const ALIASES: Record<string, WorkloadName> = {
+  push: 'push',
+  monolithic: 'push',
+  chunked: 'chunked',
+  'chunked-push': 'chunked',
+  pull: 'pull',
+  manifest: 'manifest',
+  'manifest-get': 'manifest',
+  head: 'head',
+  'blob-head': 'head',
+};
+
+export function parseArgs(argv: readonly string[], defaults: { berthCmd: string; out: string }): Options {
+  const o: Options = {
+    rounds: 3,
+    durationS: 10,
+    warmupS: 2,
+    sizeMiB: 512,
+    chunkMiB: 5,
+    connections: 50,
+    threads: 2,
+    only: [...WORKLOAD_NAMES],
+    berthCmd: process.env['BERTH_CMD'] ?? defaults.berthCmd,
+    refCmd: process.env['REF_CMD'] ?? 'docker-registry serve {config}',
+    berthLabel: 'Berth',
+    refLabel: 'reference',
+    aVsA: false,
+    refCache: false,
+    logLevel: 'warn',
+    calibrate: true,
+    keep: false,
+    out: defaults.out,
+    tmpRoot: undefined,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case '--rounds': o.rounds = positiveInt(flag, value()); break;
+      case '--duration': o.durationS = positiveInt(flag, value()); break;
+      case '--warmup': {
+        const v = value();
+        o.warmupS = v === '0' ? 0 : positiveInt(flag, v);
+        break;
+      }
+      case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
+      case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
+      case '--connections': o.connections = positiveInt(flag, value()); break;
+      case '--threads': o.threads = positiveInt(flag, value()); break;
+      case '--only': {
+        const names = (value() ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const picked = names.map((n) => {
+          const w = ALIASES[n];
+          if (w === undefined) throw new Error(`--only: unknown workload "${n}" (know: ${WORKLOAD_NAMES.join(', ')})`);
+          return w;
+        });
+        if (picked.length === 0) throw new Error('--only needs at least one workload');
+        o.only = WORKLOAD_NAMES.filter((w) => picked.includes(w));
+        break;
+      }
+      case '--berth-cmd': o.berthCmd = value() ?? ''; break;
+      case '--ref-cmd': o.refCmd = value() ?? ''; break;
+      case '--a-vs-a': o.aVsA = true; break;
+      case '--ref-cache': o.refCache = true; break;
+      case '--log-level': o.logLevel = value() ?? 'warn'; break;
+      case '--no-calibrate': o.calibrate = false; break;
+      case '--keep': o.keep = true; break;
+      case '--tmpdir': o.tmpRoot = value(); break;
+      case '--out': o.out = value() ?? defaults.out; break;
+      case '--help': case '-h': o.help = true; break;
+      default: throw new Error(`unknown option: ${a}\n\n${USAGE}`);
+    }
+  }
+  if (o.berthCmd.trim() === '' || o.refCmd.trim() === '') throw new Error('--berth-cmd/--ref-cmd must not be empty');
+  if (o.aVsA) {
+    o.berthCmd = o.refCmd;
+    o.berthLabel = 'ref A';
+    o.refLabel = 'ref B';
+  }
+  return o;
+}

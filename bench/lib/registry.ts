@@ -1,0 +1,175 @@
+/**
+ * bench/lib/registry.ts — start and stop a registry server (Berth or the
+ * reference `docker-registry`) on a free loopback port with a fresh temp
+ * storage directory and a distribution-format config file.
+ *
+ * The command is a shell template; `{config}` is replaced by the (quoted)
+ * config path, or the path is appended when the template has no `{config}`.
+ * It runs as `/bin/sh -c 'exec <cmd>'`, so the PID we hold is the server's
+ * own (needed for RSS and for killing it by PID). REGISTRY_HTTP_ADDR is set
+ * to 127.0.0.1:<port> in its environment (both servers honour it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { shellQuote, sleep } from './exec.js';
+import { RssSampler, type RssReport } from './rss.js';
+
+export type RegistryKey = 'berth' | 'ref' | 'calib';
+
+export interface RegistrySpec {
+  key: RegistryKey;
+  label: string;
+  /** Shell command template, e.g. `docker-registry serve {config}`. */
+  cmd: string;
+  /** Extra YAML lines for the `storage:` section, indented by two spaces (e.g. a cache). */
+  extraStorage: string[];
+  logLevel: string;
+}
+
+export interface RunningRegistry {
+  spec: RegistrySpec;
+  pid: number;
+  port: number;
+  base: string;
+  dir: string;
+  storage: string;
+  logPath: string;
+  startupMs: number;
+  child: ChildProcess;
+  sampler: RssSampler;
+  exited: Promise<void>;
+}
+
+const started = new Map<number, ChildProcess>();
+
+/** Asks the kernel for a free loopback port (tiny race, acceptable here). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function configYaml(storage: string, port: number, logLevel: string, extraStorage: readonly string[]): string {
+  return [
+    'version: 0.1',
+    'log:',
+    `  level: ${logLevel}`,
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(storage)}`,
+    '  delete:',
+    '    enabled: true',
+    ...extraStorage,
+  ]
+    .join('\n')
+    .concat('\n');
+}
+
+/** One GET /v2/ with a short timeout; resolves to the status or 0 on error. */
+function probe(base: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpRequest(`${base}/v2/`, { method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Starts `spec` in a new directory under `parent`; waits until GET /v2/ answers 200/401. */
+export async function startRegistry(spec: RegistrySpec, parent: string, readyTimeoutMs = 30_000): Promise<RunningRegistry> {
+  const dir = mkdtempSync(join(parent, `${spec.key}-`));
+  const storage = join(dir, 'storage');
+  mkdirSync(storage);
+  const port = await freePort();
+  const configPath = join(dir, 'config.yml');
+  writeFileSync(configPath, configYaml(storage, port, spec.logLevel, spec.extraStorage));
+  const cmd = spec.cmd.includes('{config}')
+    ? spec.cmd.split('{config}').join(shellQuote(configPath))
+    : `${spec.cmd} ${shellQuote(configPath)}`;
+  const logPath = join(dir, 'server.log');
+  const logFd = openSync(logPath, 'a');
+  const t0 = process.hrtime.bigint();
+  const child = spawn('/bin/sh', ['-c', `exec ${cmd}`], {
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}` },
+  });
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not spawn: ${cmd}`);
+  started.set(pid, child);
+  let exitInfo: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = `exit code ${String(code)} signal ${String(signal)}`;
+      started.delete(pid);
+      resolve();
+    });
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (exitInfo !== undefined) {
+      throw new Error(`${spec.label} exited during startup (${exitInfo}); command: ${cmd}\n${tail(logPath)}`);
+    }
+    const status = await probe(base);
+    if (status === 200 || status === 401) break;
+    if (Date.now() > deadline) {
+      killPid(pid, 'SIGKILL');
+      throw new Error(`${spec.label} not ready after ${readyTimeoutMs} ms (last status ${status}); command: ${cmd}\n${tail(logPath)}`);
+    }
+    await sleep(50);
+  }
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const sampler = new RssSampler(pid);
+  sampler.start();
+  return { spec, pid, port, base, dir, storage, logPath, startupMs, child, sampler, exited };
+}
+
+function killPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Reads the final RSS, SIGTERMs the server (SIGKILL after 5 s), removes its directory. */
+export async function stopRegistry(r: RunningRegistry, keepDir = false): Promise<RssReport> {
+  const rss = r.sampler.stop();
+  killPid(r.pid, 'SIGTERM');
+  const done = await Promise.race([r.exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!done) {
+    killPid(r.pid, 'SIGKILL');
+    await Promise.race([r.exited, sleep(2000)]);
+  }
+  if (!keepDir) rmSync(r.dir, { recursive: true, force: true });
+  return rss;
+}
+
+/** Emergency cleanup: SIGKILL every server this process started, by PID. */
+export function killAllStarted(): void {
+  for (const pid of started.keys()) killPid(pid, 'SIGKILL');
+  started.clear();
+}

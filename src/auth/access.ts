@@ -1,0 +1,37 @@
+/**
+ * Access requests and the access-control contract every endpoint goes through. An
+ * {@link AccessController} decides whether a request may perform a set of actions on resources
+ * (`repository:<name>:pull,push`, `registry:catalog:*`); it returns the principal or throws
+ * UNAUTHORIZED (with a challenge) / DENIED. One controller guards v2, v1 and the SmartOS endpoints.
+ */
+import type { IncomingMessage } from 'node:http';
+
+export type Action = 'pull' | 'push' | 'delete' | '*';
+
+export interface Access {
+  readonly type: 'repository' | 'registry';
+  readonly name: string;
+  readonly actions: readonly Action[];
+}
+
+export interface Principal {
+  /** Empty for anonymous. */
+  readonly subject: string;
+}
+
+export interface AccessController {
+  /** Resolves with the principal, or throws RegistryError UNAUTHORIZED/DENIED. */
+  authorize(req: IncomingMessage, required: readonly Access[]): Promise<Principal>;
+  /** Whether the principal may read a repository (used to filter the catalog and cross-mounts). */
+  canPull(principal: Principal, name: string): Promise<boolean>;
+}
+
+/** Allows everything (no `auth` section configured). */
+export const anonymousAccess: AccessController = {
+  authorize: () => Promise.resolve({ subject: '' }),
+  canPull: () => Promise.resolve(true),
+};
+
+export function formatAccess(access: Access): string {
+  return `${access.type}:${access.name}:${access.actions.join(',')}`;
+}

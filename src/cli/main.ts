@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
+ * `berth version`. The config path may also come from BERTH_CONFIG.
+ */
+import { readFileSync } from 'node:fs';
+import { serve } from './serve.js';
+import { verifyConfig } from './verify-config.js';
+
+const USAGE = `usage:
+  berth serve [config.yml]          run the registry (default: filesystem storage in ./data, 127.0.0.1:5000)
+  berth verify-config config.yml    validate a configuration file and exit
+  berth version                     print the version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, arg] = argv;
+  switch (command) {
+    case 'serve':
+      await serve(arg ?? process.env['BERTH_CONFIG'], process.env);
+      return -1;
+    case 'verify-config': {
+      if (arg === undefined) {
+        process.stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      const result = await verifyConfig(arg, process.env);
+      for (const line of result.lines) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
+      return result.ok ? 0 : 1;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`berth ${version()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`berth: ${message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,193 @@
+/**
+ * The configuration schema: CNCF distribution's `config.yml` (version 0.1) for the keys Berth
+ * implements, plus Berth's own `berth:` section. `KNOWN_KEYS` is the key tree used both to warn
+ * about unknown keys and to map `REGISTRY_*` environment variables onto keys; the zod schema
+ * validates values and produces the normalised {@link Config}.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
+export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
+
+export const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3', 'swift'] as const;
+
+export const KNOWN_KEYS: KeyTree = {
+  version: true,
+  log: { level: true, formatter: true, fields: 'map', accesslog: { disabled: true } },
+  loglevel: true,
+  http: {
+    addr: true,
+    net: true,
+    host: true,
+    prefix: true,
+    secret: true,
+    relativeurls: true,
+    draintimeout: true,
+    tls: { certificate: true, key: true, clientcas: true, minimumtls: true, ciphersuites: true, letsencrypt: 'map' },
+    headers: 'map',
+    debug: 'map',
+    http2: 'map',
+    h2c: 'map',
+  },
+  storage: {
+    filesystem: 'map',
+    inmemory: 'map',
+    s3: 'map',
+    swift: 'map',
+    delete: { enabled: true },
+    maintenance: {
+      uploadpurging: { enabled: true, age: true, interval: true, dryrun: true },
+      readonly: { enabled: true },
+    },
+    redirect: { disable: true },
+    cache: 'map',
+    tag: 'map',
+  },
+  auth: 'map',
+  middleware: 'map',
+  notifications: 'map',
+  proxy: 'map',
+  health: 'map',
+  redis: 'map',
+  validation: 'map',
+  compatibility: 'map',
+  reporting: 'map',
+  catalog: { maxentries: true },
+  berth: {
+    v1: { enabled: true },
+    limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
+    cache: { manifestbytes: true },
+    tags: { maxpage: true },
+  },
+};
+
+/** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
+export const NOT_IMPLEMENTED = ['middleware', 'notifications', 'proxy', 'redis', 'storage.cache', 'reporting', 'http.debug'];
+
+const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
+const duration = (fallback: string) =>
+  z
+    .unknown()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v ?? fallback);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like "24h" or "10m", got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+const size = (fallback: number) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().nonnegative()).default(fallback);
+
+const rawSchema = z.object({
+  version: z.union([z.string(), z.number()]).optional(),
+  log: z
+    .object({
+      level: z.enum(['error', 'warn', 'info', 'debug', 'trace', 'fatal', 'panic']).optional(),
+      formatter: z.enum(['text', 'json', 'logstash']).optional(),
+      fields: z.record(z.string(), z.unknown()).optional(),
+      accesslog: z.object({ disabled: flag.optional() }).optional(),
+    })
+    .optional(),
+  loglevel: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  http: z
+    .object({
+      addr: text.optional(),
+      net: z.enum(['tcp', 'unix']).optional(),
+      host: text.optional(),
+      prefix: text.optional(),
+      secret: text.optional(),
+      relativeurls: flag.optional(),
+      draintimeout: duration('10s'),
+      tls: z.object({ certificate: text.optional(), key: text.optional(), clientcas: z.array(z.string()).optional() }).optional(),
+      headers: z.record(z.string(), z.union([z.array(z.string()), z.string()])).optional(),
+    })
+    .optional(),
+  storage: z
+    .object({
+      filesystem: z.record(z.string(), z.unknown()).nullable().optional(),
+      inmemory: z.record(z.string(), z.unknown()).nullable().optional(),
+      s3: z.record(z.string(), z.unknown()).nullable().optional(),
+      swift: z.record(z.string(), z.unknown()).nullable().optional(),
+      delete: z.object({ enabled: flag.optional() }).optional(),
+      maintenance: z
+        .object({
+          uploadpurging: z
+            .object({
+              enabled: flag.optional(),
+              age: duration('168h'),
+              interval: duration('24h'),
+              dryrun: flag.optional(),
+            })
+            .optional(),
+          readonly: z.object({ enabled: flag.optional() }).optional(),
+        })
+        .optional(),
+      redirect: z.object({ disable: flag.optional() }).optional(),
+    })
+    .optional(),
+  catalog: z.object({ maxentries: size(1000) }).optional(),
+  berth: z
+    .object({
+      v1: z.object({ enabled: flag.optional() }).optional(),
+      limits: z
+        .object({
+          manifestbytes: size(4 * 1024 * 1024),
+          blobbytes: size(0),
+          headerstimeout: duration('60s'),
+          idletimeout: duration('120s'),
+        })
+        .optional(),
+      cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
+      tags: z.object({ maxpage: size(1000) }).optional(),
+    })
+    .optional(),
+});
+
+export type RawConfig = z.infer<typeof rawSchema>;
+export const RAW_SCHEMA = rawSchema;
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'fatal';
+
+/** The normalised configuration every component receives. */
+export interface Config {
+  readonly log: { readonly level: LogLevel; readonly formatter: 'text' | 'json'; readonly accessLog: boolean };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** External base URL for Location headers (http.host), without trailing slash. */
+    readonly baseUrl?: string;
+    readonly prefix: string;
+    readonly secret?: string;
+    readonly relativeUrls: boolean;
+    readonly drainTimeoutMs: number;
+    readonly tls?: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[] };
+    readonly headers: Readonly<Record<string, readonly string[]>>;
+  };
+  readonly storage: {
+    readonly driver: string;
+    readonly params: Readonly<Record<string, unknown>>;
+    readonly deleteEnabled: boolean;
+    readonly readOnly: boolean;
+    readonly redirect: boolean;
+    readonly uploadPurging: {
+      readonly enabled: boolean;
+      readonly ageMs: number;
+      readonly intervalMs: number;
+      readonly dryRun: boolean;
+    };
+  };
+  readonly catalog: { readonly maxEntries: number };
+  readonly berth: {
+    readonly v1Enabled: boolean;
+    readonly maxManifestBytes: number;
+    readonly maxBlobBytes: number;
+    readonly headersTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly manifestCacheBytes: number;
+    readonly maxTagsPage: number;
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * Manifests of a repository: put (validated, references checked, stored byte-exact under the
+ * digest of those bytes), get by digest, resolve tags, delete (with the tags and referrer entries
+ * that point at it). Knows nothing about HTTP.
+ */
+import type { StorageDriver } from '../../storage-drivers/driver.js';
+import { RegistryError } from '../errors/registry-error.js';
+import type { BlobStore } from './blob-store.js';
+import { digestOf, type ParsedDigest } from './digest.js';
+import { tryParseDigest } from './digest.js';
+import type { CachedManifest, ManifestCache } from './manifest-cache.js';
+import { isNonDistributable } from './manifests/media-types.js';
+import { parseManifest, referrerArtifactType, type Descriptor, type ParsedManifest } from './manifests/parse.js';
+import { paths } from './paths.js';
+import type { ReferrersStore } from './referrers.js';
+import { deleteIfExists, exists } from './storage-helpers.js';
+import type { TagStore } from './tag-store.js';
+
+export interface PutResult {
+  readonly digest: ParsedDigest;
+  readonly parsed: ParsedManifest;
+  readonly tags: readonly string[];
+}
+
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly tags: TagStore,
+    private readonly referrers: ReferrersStore,
+    private readonly cache: ManifestCache,
+  ) {}
+
+  /**
+   * Stores a manifest. `digestRef` is the digest the client pushed by (verified), `tags` the tags
+   * to point at it (from the path and `?tag=` parameters).
+   */
+  async put(
+    name: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    digestRef: ParsedDigest | undefined,
+    tags: readonly string[],
+  ): Promise<PutResult> {
+    const parsed = parseManifest(bytes, contentType);
+    const digest = digestRef === undefined ? parsedDigest(digestOf(bytes)) : digestRef;
+    if (digestRef !== undefined && digestOf(bytes, digestRef.algorithm) !== digestRef.digest) {
+      throw new RegistryError('DIGEST_INVALID', {
+        message: 'manifest digest does not match the reference',
+        detail: { reference: digestRef.digest },
+      });
+    }
+    await this.checkReferences(name, parsed);
+    await this.blobs.putSmall(digest, bytes);
+    await this.driver.putContent(paths.revisionLink(name, digest), Buffer.from(digest.digest));
+    if (parsed.subject !== undefined) {
+      const artifactType = referrerArtifactType(parsed);
+      await this.referrers.add(name, parsed.subject.digest, {
+        mediaType: parsed.mediaType,
+        digest: digest.digest,
+        size: bytes.length,
+        ...(artifactType !== undefined ? { artifactType } : {}),
+        ...(parsed.annotations !== undefined ? { annotations: parsed.annotations } : {}),
+      });
+    }
+    for (const tag of tags) await this.tags.set(name, tag, digest);
+    this.cache.set(digest.digest, { bytes, parsed });
+    return { digest, parsed, tags };
+  }
+
+  /** The manifest if it is in the repository. */
+  async get(name: string, digest: ParsedDigest): Promise<CachedManifest | undefined> {
+    const cached = this.cache.get(digest.digest);
+    const linked = await exists(this.driver, paths.revisionLink(name, digest));
+    if (!linked) return undefined;
+    if (cached !== undefined) return cached;
+    const bytes = await this.blobs.getSmall(digest);
+    if (bytes === undefined) return undefined;
+    const entry = { bytes, parsed: parseManifest(bytes) };
+    this.cache.set(digest.digest, entry);
+    return entry;
+  }
+
+  async has(name: string, digest: ParsedDigest): Promise<boolean> {
+    return exists(this.driver, paths.revisionLink(name, digest));
+  }
+
+  /** Deletes the manifest from the repository, with every tag pointing at it. False if absent. */
+  async delete(name: string, digest: ParsedDigest): Promise<boolean> {
+    const entry = await this.get(name, digest);
+    if (entry === undefined) return false;
+    const tags = await this.tags.tagsOf(name, digest);
+    await Promise.all(tags.map((t) => this.tags.delete(name, t)));
+    if (entry.parsed.subject !== undefined) await this.referrers.remove(name, entry.parsed.subject.digest, digest);
+    return deleteIfExists(this.driver, paths.revisionDir(name, digest));
+  }
+
+  private async checkReferences(name: string, m: ParsedManifest): Promise<void> {
+    const blobs: Descriptor[] = [];
+    if (m.config !== undefined) blobs.push(m.config);
+    for (const layer of m.layers) {
+      if ((layer.urls !== undefined && layer.urls.length > 0) || isNonDistributable(layer.mediaType)) continue;
+      blobs.push(layer);
+    }
+    const blobDigests = [...blobs.map((b) => b.digest), ...m.fsLayers];
+    const missingBlobs = await Promise.all(
+      blobDigests.map(async (d) => ((await this.blobs.sizeInRepo(name, d)) === undefined ? d : undefined)),
+    );
+    const missingManifests = await Promise.all(
+      m.manifests.map(async (c) => ((await this.has(name, c.digest)) ? undefined : c.digest)),
+    );
+    const missing = [...missingBlobs, ...missingManifests].find((d) => d !== undefined);
+    if (missing !== undefined) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', {
+        message: 'manifest references a manifest or blob unknown to the repository',
+        detail: { digest: missing.digest },
+      });
+    }
+  }
+}
+
+function parsedDigest(value: string): ParsedDigest {
+  const d = tryParseDigest(value);
+  if (d === undefined) throw new Error(`internal: bad digest ${value}`);
+  return d;
+}

@@ -1,0 +1,55 @@
+/**
+ * Assembles the core stores over one storage driver. Everything a protocol front end (v2, v1,
+ * SmartOS, UI) needs from the registry is reached through this object; none of them touch the
+ * driver directly.
+ */
+import type { StorageDriver } from '../../storage-drivers/driver.js';
+import { BlobStore } from './blob-store.js';
+import { Catalog } from './catalog.js';
+import { HashCache } from './hash-cache.js';
+import { KeyedLock } from './keyed-lock.js';
+import { ManifestCache } from './manifest-cache.js';
+import { ManifestStore } from './manifest-store.js';
+import { paths } from './paths.js';
+import { ReferrersStore } from './referrers.js';
+import { exists } from './storage-helpers.js';
+import { TagStore } from './tag-store.js';
+import { UploadStore } from './uploads.js';
+
+export interface RegistryOptions {
+  readonly maxBlobBytes: number;
+  readonly manifestCacheBytes: number;
+  readonly now: () => Date;
+}
+
+export interface Registry {
+  readonly driver: StorageDriver;
+  readonly blobs: BlobStore;
+  readonly uploads: UploadStore;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly referrers: ReferrersStore;
+  readonly catalog: Catalog;
+  repositoryExists(name: string): Promise<boolean>;
+}
+
+export function createRegistry(driver: StorageDriver, options: RegistryOptions): Registry {
+  const blobs = new BlobStore(driver);
+  const tags = new TagStore(driver);
+  const referrers = new ReferrersStore(driver);
+  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes));
+  const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
+    maxBlobBytes: options.maxBlobBytes,
+    now: options.now,
+  });
+  return {
+    driver,
+    blobs,
+    uploads,
+    manifests,
+    tags,
+    referrers,
+    catalog: new Catalog(driver),
+    repositoryExists: (name) => exists(driver, paths.repo(name)),
+  };
+}

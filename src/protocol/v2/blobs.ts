@@ -1,0 +1,61 @@
+/**
+ * Blob endpoints: HEAD/GET (with single Range, optional redirect to the backend) and DELETE.
+ * Bytes are streamed from the driver to the socket, never buffered.
+ */
+import { pipeline } from 'node:stream/promises';
+import { parseDigest } from '../../core/digest.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import type { RepoContext } from './context.js';
+import { endEmpty, parseRangeHeader } from './headers.js';
+
+export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {
+  const { req, res, deps, name } = ctx;
+  const digest = parseDigest(digestText);
+  const size = await deps.registry.blobs.sizeInRepo(name, digest);
+  if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.digest } });
+
+  if (deps.config.storage.redirect) {
+    const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+    const url = await deps.registry.blobs.redirectUrl(digest, method, 1200);
+    if (url !== undefined) {
+      res.statusCode = 307;
+      res.setHeader('Location', url);
+      res.setHeader('Docker-Content-Digest', digest.digest);
+      res.setHeader('Content-Length', 0);
+      res.end();
+      return;
+    }
+  }
+
+  res.setHeader('Docker-Content-Digest', digest.digest);
+  res.setHeader('ETag', `"${digest.digest}"`);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Cache-Control', 'max-age=31536000');
+  res.setHeader('Content-Type', 'application/octet-stream');
+  const range = parseRangeHeader(req.headers.range, size);
+  if (range === 'invalid') {
+    res.setHeader('Content-Range', `bytes */${size}`);
+    endEmpty(res, 416);
+    return;
+  }
+  const start = range?.start ?? 0;
+  const length = range === undefined ? size : range.end - range.start + 1;
+  res.statusCode = range === undefined ? 200 : 206;
+  if (range !== undefined) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+  res.setHeader('Content-Length', length);
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  const stream = await deps.registry.blobs.open(digest, { offset: start, length, signal: ctx.signal });
+  res.flushHeaders();
+  await pipeline(stream, res);
+}
+
+export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<void> {
+  const { deps, name, res } = ctx;
+  if (!deps.config.storage.deleteEnabled) throw new RegistryError('UNSUPPORTED', { message: 'deletes are disabled (storage.delete.enabled)' });
+  const digest = parseDigest(digestText);
+  if (!(await deps.registry.blobs.unlink(name, digest))) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.digest } });
+  endEmpty(res, 202, { 'Docker-Content-Digest': digest.digest });
+}

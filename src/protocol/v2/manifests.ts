@@ -1,0 +1,116 @@
+/**
+ * Manifest endpoints: HEAD/GET (content negotiation, ETag/304, the linux/amd64 child for clients
+ * that accept no list type), PUT (size-capped, byte-exact, `?tag=` extra tags, OCI-Subject) and
+ * DELETE (by tag: the tag only; by digest: the manifest and every tag on it).
+ */
+import type { ParsedDigest } from '../../core/digest.js';
+import type { CachedManifest } from '../../core/manifest-cache.js';
+import { MediaTypes } from '../../core/manifests/media-types.js';
+import { assertTag, parseReference } from '../../core/reference.js';
+import { readAllCapped } from '../../core/storage-helpers.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import type { RepoContext } from './context.js';
+import { acceptedTypes, contentLength, endEmpty } from './headers.js';
+
+const LIST_TYPES = [MediaTypes.dockerManifestList, MediaTypes.ociIndex] as const;
+
+function manifestUnknown(reference: string, message?: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', {
+    ...(message !== undefined ? { message } : {}),
+    detail: { reference: reference.slice(0, 200) },
+  });
+}
+
+interface Resolved {
+  readonly digest: ParsedDigest;
+  readonly manifest: CachedManifest;
+}
+
+async function resolve(ctx: RepoContext, reference: string): Promise<Resolved & { byTag: boolean }> {
+  const ref = parseReference(reference);
+  const { registry } = ctx.deps;
+  const digest = ref.kind === 'digest' ? ref.digest : await registry.tags.resolve(ctx.name, ref.tag);
+  if (digest === undefined) throw manifestUnknown(reference);
+  const manifest = await registry.manifests.get(ctx.name, digest);
+  if (manifest === undefined) throw manifestUnknown(reference);
+  return { digest, manifest, byTag: ref.kind === 'tag' };
+}
+
+/**
+ * A client that accepts specific types but no list type gets the linux/amd64 child of a list
+ * (what distribution does, and what imgadm and old docker need). Otherwise the stored manifest.
+ */
+async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean }): Promise<Resolved> {
+  const accepted = acceptedTypes(ctx.req);
+  const stored = found.manifest.parsed;
+  if (stored.kind !== 'index' || !found.byTag || accepted.size === 0 || accepted.has('*/*')) return found;
+  if (accepted.has(stored.mediaType) || LIST_TYPES.some((t) => accepted.has(t))) return found;
+  const child = stored.manifests.find(
+    (m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64' && accepted.has(m.mediaType),
+  );
+  if (child === undefined) {
+    throw manifestUnknown(found.digest.digest, 'manifest list found, but the client accepts no list type and no linux/amd64 image matches');
+  }
+  const manifest = await ctx.deps.registry.manifests.get(ctx.name, child.digest);
+  if (manifest === undefined) throw manifestUnknown(child.digest.digest);
+  return { digest: child.digest, manifest };
+}
+
+export async function headOrGetManifest(ctx: RepoContext, reference: string): Promise<void> {
+  const { req, res } = ctx;
+  const chosen = await negotiate(ctx, await resolve(ctx, reference));
+  const etag = `"${chosen.digest.digest}"`;
+  res.setHeader('Docker-Content-Digest', chosen.digest.digest);
+  res.setHeader('ETag', etag);
+  res.setHeader('Content-Type', chosen.manifest.parsed.mediaType);
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === chosen.digest.digest)) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader('Content-Length', chosen.manifest.bytes.length);
+  res.end(req.method === 'HEAD' ? undefined : chosen.manifest.bytes);
+}
+
+export async function putManifest(ctx: RepoContext, reference: string): Promise<void> {
+  const { req, res, deps, name } = ctx;
+  if (deps.config.storage.readOnly) throw new RegistryError('UNSUPPORTED', { message: 'registry is in read-only mode' });
+  const ref = parseReference(reference);
+  const extraTags = ctx.query.getAll('tag').map(assertTag);
+  if (extraTags.length > 100) throw new RegistryError('TAG_INVALID', { message: 'too many tag parameters (max 100)' });
+  const max = deps.config.berth.maxManifestBytes;
+  const declared = contentLength(req);
+  const tooLarge = (): RegistryError =>
+    new RegistryError('SIZE_INVALID', { status: 413, message: `manifest exceeds the ${max} byte limit`, detail: { limit: max } });
+  if (declared !== undefined && declared > max) {
+    req.resume();
+    throw tooLarge();
+  }
+  const bytes = await readAllCapped(req, max, tooLarge);
+  if (declared !== undefined && bytes.length !== declared) throw new RegistryError('SIZE_INVALID', { message: 'body shorter than Content-Length' });
+  if (bytes.length === 0) throw new RegistryError('MANIFEST_INVALID', { message: 'empty manifest body' });
+  const tags = ref.kind === 'tag' ? [ref.tag, ...extraTags] : extraTags;
+  const result = await deps.registry.manifests.put(name, bytes, req.headers['content-type'], ref.kind === 'digest' ? ref.digest : undefined, [
+    ...new Set(tags),
+  ]);
+  const headers: Record<string, string> = {
+    Location: ctx.urls.manifest(name, result.digest.digest),
+    'Docker-Content-Digest': result.digest.digest,
+  };
+  if (result.parsed.subject !== undefined) headers['OCI-Subject'] = result.parsed.subject.digest.digest;
+  if (extraTags.length > 0) res.setHeader('OCI-Tag', result.tags);
+  endEmpty(res, 201, headers);
+}
+
+export async function deleteManifest(ctx: RepoContext, reference: string): Promise<void> {
+  const { deps, name, res } = ctx;
+  if (!deps.config.storage.deleteEnabled) throw new RegistryError('UNSUPPORTED', { message: 'deletes are disabled (storage.delete.enabled)' });
+  if (deps.config.storage.readOnly) throw new RegistryError('UNSUPPORTED', { message: 'registry is in read-only mode' });
+  const ref = parseReference(reference);
+  const removed =
+    ref.kind === 'tag' ? await deps.registry.tags.delete(name, ref.tag) : await deps.registry.manifests.delete(name, ref.digest);
+  if (!removed) throw manifestUnknown(reference);
+  endEmpty(res, 202);
+}
