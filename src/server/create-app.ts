@@ -14,7 +14,9 @@ import type { Config } from '../config/schema.js';
 import { createRegistry, type Registry } from '../core/registry.js';
 import { UploadTokens } from '../core/upload-token.js';
 import { RegistryError } from '../errors/registry-error.js';
+import { createV1Router } from '../protocol/v1/router.js';
 import { createV2Handler } from '../protocol/v2/router.js';
+import { createSmartOsRouter } from '../smartos/routes.js';
 import { createAccessLog } from './access-log.js';
 import { sendError } from './error-response.js';
 import { createHealthRouter } from './health.js';
@@ -64,6 +66,8 @@ export function createApp(deps: AppDeps): App {
   web.disable('x-powered-by');
   web.set('etag', false);
   web.use(createHealthRouter(registry));
+  if (config.berth.v1Enabled) web.use('/v1', createV1Router({ registry, config, access, logger }));
+  web.use(createSmartOsRouter({ registry, config, access, logger }));
   web.use((req: Request) => {
     throw new RegistryError('UNSUPPORTED', { status: 404, message: 'not found', detail: { path: req.path.slice(0, 200) } });
   });

@@ -131,13 +131,10 @@ export function createInMemoryDriver(): StorageDriver {
         throw new PathNotFoundError(NAME, from);
       }
       if (from === to) return;
+      // Checked with the source still in place, as a rename would see the tree.
+      assertWritable(to);
       files.delete(from);
-      try {
-        store(to, file.chunks, file.size);
-      } catch (error) {
-        files.set(from, file);
-        throw error;
-      }
+      store(to, file.chunks, file.size);
     },
 
     async delete(path: string): Promise<void> {
