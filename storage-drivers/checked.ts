@@ -124,8 +124,15 @@ export function checked(driver: StorageDriver, options: CheckedOptions = {}): St
       run('stat', path, anyPath(path), () => driver.stat(path)),
 
     getContent: (path: string, getOptions?: GetContentOptions): Promise<Buffer> => {
-      const limit = Math.min(cap, getOptions?.maxBytes ?? cap);
-      return run('getContent', path, filePath(path), async () => {
+      const requested = getOptions?.maxBytes;
+      const limit = Math.min(cap, requested ?? cap);
+      const validate = (): void => {
+        filePath(path)();
+        if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 0)) {
+          throw new DriverError(name, `getContent: invalid maxBytes ${requested}`, path);
+        }
+      };
+      return run('getContent', path, validate, async () => {
         const content = await driver.getContent(path, { maxBytes: limit });
         if (content.byteLength > limit) throw tooLarge(name, 'getContent', path, content.byteLength, limit);
         return content;

@@ -56,11 +56,21 @@ export interface WriterOptions {
  * `commit()` (content visible at the path) or `cancel()` (all of it removed). `close()` keeps what
  * was written so far resumable by a later `writer(path, {append: true})` without making it visible
  * as a finished object where the backend distinguishes the two.
+ *
+ * One `write()` at a time. If `commit()` or `close()` fails, only `cancel()` may follow (to remove
+ * what is left); after any of the three succeeds the writer is finished. Every writer must be
+ * finished: it may hold a file descriptor or an upload session until then.
  */
 export interface FileWriter {
   /** Bytes in the file so far, including bytes from earlier sessions when appending. */
   readonly size: number;
-  /** Streams `source` to the end of the file; resolves with the number of bytes written. */
+  /**
+   * Streams `source` to the end of the file; resolves with the number of bytes written. A chunk
+   * belongs to the driver once yielded (it may be held until written: never modify it afterwards).
+   * Errors raised by the source reject unchanged, an abort rejects with an AbortError; after
+   * either, or a backend failure, `size` is what is really stored, so the caller can `close()` and
+   * later resume from exactly there.
+   */
   write(source: Readable | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<number>;
   /** Makes the content visible at the path. The writer is finished afterwards. */
   commit(): Promise<void>;
@@ -85,14 +95,29 @@ export interface StorageDriver {
   getContent(path: string, options?: GetContentOptions): Promise<Buffer>;
   /** Atomically replaces the content at path (small objects only). */
   putContent(path: string, content: Uint8Array): Promise<void>;
-  /** Streams the file from an offset. Throws PathNotFoundError, InvalidOffsetError (negative). */
+  /**
+   * Streams the file from an offset (`length` past the end: to the end). Throws PathNotFoundError
+   * (also for a directory) and InvalidOffsetError (negative). The signal destroys the stream with
+   * an AbortError.
+   */
   reader(path: string, options?: ReadOptions): Promise<Readable>;
   writer(path: string, options?: WriterOptions): Promise<FileWriter>;
-  /** Names (full paths) of the direct children of a directory, unsorted. PathNotFoundError if none. */
+  /**
+   * Names (full paths) of the direct children of a directory, files and directories alike,
+   * unsorted. PathNotFoundError for a missing path or a file. Directories are implicit on object
+   * stores (gone with their last file); on a filesystem an emptied directory may still list as `[]`.
+   * `list('/')` of an empty driver returns `[]` or throws PathNotFoundError.
+   */
   list(path: string): Promise<string[]>;
-  /** Moves a file, replacing any file at the destination. PathNotFoundError if the source is missing. */
+  /**
+   * Moves a file (not a directory), creating the destination's parents and replacing any file at
+   * the destination. PathNotFoundError if the source is missing.
+   */
   move(from: string, to: string): Promise<void>;
-  /** Deletes a file or a whole directory tree. PathNotFoundError if nothing is there. */
+  /**
+   * Deletes a file or a whole directory tree (`/a/b` never touches `/a/bc`). PathNotFoundError if
+   * nothing is there. `delete('/')` empties the driver.
+   */
   delete(path: string): Promise<void>;
   /** A URL a client can fetch the content from directly, or undefined when not supported/configured. */
   redirectUrl?(path: string, options: RedirectOptions): Promise<string | undefined>;

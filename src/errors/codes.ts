@@ -87,7 +87,7 @@ export const ERROR_CODES = {
   UNSUPPORTED: {
     status: 405,
     message: 'The operation is unsupported.',
-    description: 'The operation is disabled by configuration (deletes, read-only mode) or not implemented.',
+    description: 'The operation is disabled by configuration (deletes, read-only mode) or not implemented; 404 for an unknown API endpoint.',
   },
   TOOMANYREQUESTS: {
     status: 429,

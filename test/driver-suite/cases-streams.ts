@@ -274,7 +274,7 @@ export const streamCases: SuiteCase[] = [
       const total = 3 * MiB;
       const writer = await driver.writer(target);
       const controller = new AbortController();
-      const produced = MiB + 333;
+      const produced = MiB + 300 * KiB + 7; // not a multiple of typical batch sizes
       const source = stallingSource(20, produced, 100 * KiB, controller.signal, (sent) => {
         if (sent >= produced) setTimeout(() => controller.abort(), 20);
       });
