@@ -115,9 +115,6 @@ export function checked(driver: StorageDriver, options: CheckedOptions = {}): St
     if (!isValidPath(path) || path === '/') throw new InvalidPathError(name, String(path));
   };
 
-  const wrapWriter = (path: string, inner: FileWriter): FileWriter =>
-    new CheckedWriter(path, inner, name, run, filePath(path));
-
   const wrapped: StorageDriver = {
     name,
     stat: (path: string): Promise<FileInfo> =>
@@ -168,7 +165,7 @@ export function checked(driver: StorageDriver, options: CheckedOptions = {}): St
 
     writer: (path: string, writerOptions: WriterOptions = {}): Promise<FileWriter> =>
       run('writer', path, filePath(path), async () =>
-        wrapWriter(path, await driver.writer(path, writerOptions)),
+        new CheckedWriter(path, await driver.writer(path, writerOptions), name, run),
       ),
 
     list: (path: string): Promise<string[]> =>
@@ -223,7 +220,6 @@ class CheckedWriter implements FileWriter {
     private readonly inner: FileWriter,
     private readonly driverName: string,
     private readonly run: Run,
-    private readonly validatePath: () => void,
   ) {}
 
   get size(): number {
@@ -288,7 +284,6 @@ class CheckedWriter implements FileWriter {
   }
 
   private expect(op: string, allowed: readonly WriterState[]): void {
-    this.validatePath();
     if (allowed.includes(this.#state)) return;
     const why =
       this.#state === 'writing'

@@ -20,6 +20,8 @@ export interface Options {
   refLabel: string;
   aVsA: boolean;
   refCache: boolean;
+  /** Re-measure a sample (up to 2 more times) when other processes used more than this share of the CPU; 0 = off. */
+  maxOtherCpu: number;
   logLevel: string;
   calibrate: boolean;
   keep: boolean;
@@ -44,6 +46,9 @@ export const USAGE = `usage: node dist/bench/run.js [options]   (or: npm run ben
   --ref-cmd CMD       reference command (default: docker-registry serve {config})
   --a-vs-a            run the reference in both slots ("ref A" vs "ref B") to show the noise
   --ref-cache         give the reference storage.cache.blobdescriptor: inmemory (off by default)
+  --max-other-cpu PCT re-run a measurement (at most twice more, keeping the quietest try) when
+                      unrelated processes used more than PCT% of the machine's CPU during it
+                      (default: off; the share is always reported)
   --log-level L       log.level written to both configs (default warn)
   --no-calibrate      skip measuring the client's ceiling against a no-op server
   --keep              keep the temp dir (blob, configs, server logs) for debugging
@@ -92,6 +97,7 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
     refLabel: 'reference',
     aVsA: false,
     refCache: false,
+    maxOtherCpu: 0,
     logLevel: 'warn',
     calibrate: true,
     keep: false,
@@ -132,6 +138,7 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
       case '--ref-cmd': o.refCmd = value() ?? ''; break;
       case '--a-vs-a': o.aVsA = true; break;
       case '--ref-cache': o.refCache = true; break;
+      case '--max-other-cpu': o.maxOtherCpu = positiveNumber(flag, value()) / 100; break;
       case '--log-level': o.logLevel = value() ?? 'warn'; break;
       case '--no-calibrate': o.calibrate = false; break;
       case '--keep': o.keep = true; break;

@@ -46,9 +46,10 @@ export function processCpuSeconds(pid: number): number {
 function machineBusyTicks(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const v = line.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal (guest is inside user)
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = v;
-  return user + nice + system + irq + softirq + steal;
+  // user nice system idle iowait irq softirq steal (guest is inside user).
+  // irq/softirq are left out: loopback traffic of our own processes lands there.
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = v;
+  return user + nice + system + steal;
 }
 
 function ownTicks(): number {

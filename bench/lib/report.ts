@@ -21,6 +21,10 @@ export interface Sample {
   error?: string;
   startupMs?: number;
   rss?: RssReport;
+  /** Share (0..1) of the machine's CPU used by unrelated processes during this sample. */
+  foreignCpu?: number;
+  /** Set when this sample is a re-measurement (see --max-other-cpu). */
+  retries?: number;
 }
 
 export interface SummaryRow {
@@ -137,6 +141,47 @@ export function renderSamples(rows: readonly SummaryRow[], labels: { berth: stri
   const out = [`| workload | ${labels.berth} samples | ${labels.ref} samples |`, '|---|---|---|'];
   const cell = (xs: readonly number[], unit: string): string =>
     xs.length === 0 ? 'n/a' : `${xs.map((x) => fmt(x, unit)).join(', ')} (spread ${fmt(maxOf(xs) - minOf(xs), unit)})`;
-  for (const r of rows) out.push(`| ${r.workload} (${r.unit}) | ${cell(r.berthSamples, r.unit)} | ${cell(r.refSamples, r.unit)} |`);
+  for (const r of rows) {
+    if (r.unit === 'MiB' && r.workload.startsWith('peak RSS')) continue; // shown per workload below
+    out.push(`| ${r.workload} (${r.unit}) | ${cell(r.berthSamples, r.unit)} | ${cell(r.refSamples, r.unit)} |`);
+  }
   return out.join('\n');
+}
+
+/** Server CPU cost per unit of work (median over rounds) and peak RSS per workload. */
+export function renderCpu(samples: readonly Sample[], labels: { berth: string; ref: string }): string {
+  const out = [
+    `| workload | ${labels.berth} server CPU | ${labels.ref} server CPU | ratio | ${labels.berth} peak RSS MiB | ${labels.ref} peak RSS MiB |`,
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  const workloads = [...new Set(samples.map((s) => s.workload))];
+  for (const w of workloads) {
+    const cost = (k: RegistryKey): number | undefined =>
+      med(pick(samples, w, k, (s) => (typeof s.details?.['cpuCost'] === 'number' ? s.details['cpuCost'] : undefined)));
+    const rss = (k: RegistryKey): number | undefined => {
+      const xs = samples.filter((s) => s.workload === w && s.registry === k && s.rss).map((s) => s.rss?.peakMiB ?? 0);
+      return xs.length > 0 ? maxOf(xs) : undefined;
+    };
+    const unit = samples.find((s) => s.workload === w && typeof s.details?.['cpuCostUnit'] === 'string')?.details?.['cpuCostUnit'];
+    const b = cost('berth');
+    const r = cost('ref');
+    const ratio = ratioOf(b, r);
+    const c = (v: number | undefined): string => (v === undefined ? 'n/a' : v.toFixed(v < 10 ? 2 : 0));
+    out.push(
+      `| ${w} (${String(unit ?? '')}) | ${c(b)} | ${c(r)} | ${ratio !== undefined ? `${ratio.toFixed(2)}×` : 'n/a'} | ${fmt(rss('berth'), 'MiB')} | ${fmt(rss('ref'), 'MiB')} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** One line on how much CPU unrelated processes took while measuring (noise indicator). */
+export function foreignNote(samples: readonly Sample[]): string {
+  const xs = samples.map((s) => s.foreignCpu).filter((v): v is number => v !== undefined);
+  if (xs.length === 0) return '';
+  const busy = samples.filter((s) => (s.foreignCpu ?? 0) > 0.1);
+  const list = busy.map((s) => `${s.workload} r${s.round + 1} ${s.label} ${((s.foreignCpu ?? 0) * 100).toFixed(0)}%`).join(', ');
+  return (
+    `Other processes on the machine used median ${(median(xs) * 100).toFixed(1)}%, max ${(maxOf(xs) * 100).toFixed(1)}% of its CPU during the measurements` +
+    (busy.length > 0 ? `; samples above 10% (noisy): ${list}.` : '.')
+  );
 }

@@ -38,6 +38,8 @@ export interface WorkloadContext {
   warmupS: number;
   connections: number;
   threads: number;
+  /** CPU seconds (user+sys) the server process has used so far. */
+  serverCpu: () => number;
 }
 
 function fail(msg: string): never {
@@ -209,6 +211,10 @@ export async function pushImage(base: string, repo: string): Promise<ImageFixtur
   return { repo, manifestDigest, manifest, layerDigest, layerSize: layer.length };
 }
 
+function cpuPerGiB(cpuS: number, bytes: number): Details {
+  return { serverCpuS: cpuS, cpuCost: cpuS / (bytes / (1024 * MiB)), cpuCostUnit: 'server CPU s/GiB' };
+}
+
 function wrkDetails(w: WrkResult): Details {
   return {
     requests: w.requests,
@@ -225,25 +231,40 @@ function wrkDetails(w: WrkResult): Details {
 async function wrkMeasure(ctx: WorkloadContext, url: string, method: string, headers: Record<string, string>): Promise<Measurement> {
   const common = { url, method, headers, connections: ctx.connections, threads: ctx.threads, scriptDir: ctx.scratchDir };
   if (ctx.warmupS > 0) await runWrk({ ...common, durationS: ctx.warmupS });
+  const c0 = ctx.serverCpu();
   const w = await runWrk({ ...common, durationS: ctx.durationS });
+  const cpu = ctx.serverCpu() - c0;
   if (w.non2xx > 0) fail(`wrk ${method} ${url}: ${w.non2xx} non-2xx/3xx responses of ${w.requests}`);
-  return { value: w.rps, unit: 'req/s', p99Ms: w.latencyMs.p99, details: wrkDetails(w) };
+  return {
+    value: w.rps,
+    unit: 'req/s',
+    p99Ms: w.latencyMs.p99,
+    details: { ...wrkDetails(w), serverCpuS: cpu, cpuCost: (cpu * 1e6) / w.requests, cpuCostUnit: 'server CPU µs/request' },
+  };
 }
 
 export const workloads = {
   async push(ctx: WorkloadContext): Promise<Measurement> {
+    const c0 = ctx.serverCpu();
     const t = await monolithicUpload(ctx.base, 'bench/push', ctx.blob);
+    const cpu = ctx.serverCpu() - c0;
     await verifyBlobHead(ctx.base, 'bench/push', ctx.blob.digest, ctx.blob.size);
-    return { value: ctx.blob.size / MiB / t.seconds, unit: 'MiB/s', details: { seconds: t.seconds, postMs: t.postMs } };
+    return {
+      value: ctx.blob.size / MiB / t.seconds,
+      unit: 'MiB/s',
+      details: { seconds: t.seconds, postMs: t.postMs, ...cpuPerGiB(cpu, ctx.blob.size) },
+    };
   },
 
   async chunked(ctx: WorkloadContext): Promise<Measurement> {
+    const c0 = ctx.serverCpu();
     const t = await chunkedUpload(ctx.base, 'bench/chunked', ctx.blob.data, ctx.blob.digest, ctx.chunkBytes);
+    const cpu = ctx.serverCpu() - c0;
     await verifyBlobHead(ctx.base, 'bench/chunked', ctx.blob.digest, ctx.blob.size);
     return {
       value: ctx.blob.size / MiB / t.seconds,
       unit: 'MiB/s',
-      details: { seconds: t.seconds, postMs: t.postMs, chunks: t.chunks, chunkBytes: ctx.chunkBytes },
+      details: { seconds: t.seconds, postMs: t.postMs, chunks: t.chunks, chunkBytes: ctx.chunkBytes, ...cpuPerGiB(cpu, ctx.blob.size) },
     };
   },
 
@@ -255,8 +276,10 @@ export const workloads = {
     const v = await getHashed(url);
     if (v.status !== 200) fail(`GET ${url}: status ${v.status}`);
     if (v.bytes !== ctx.blob.size || v.digest !== ctx.blob.digest) fail(`GET ${url}: got ${v.bytes} bytes hashing to ${v.digest}`);
+    const c0 = ctx.serverCpu();
     const seconds = await curlPull(url, ctx.blob.size);
-    return { value: ctx.blob.size / MiB / seconds, unit: 'MiB/s', details: { seconds, verified: true } };
+    const cpu = ctx.serverCpu() - c0;
+    return { value: ctx.blob.size / MiB / seconds, unit: 'MiB/s', details: { seconds, verified: true, ...cpuPerGiB(cpu, ctx.blob.size) } };
   },
 
   async manifest(ctx: WorkloadContext): Promise<Measurement> {

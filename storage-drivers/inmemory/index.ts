@@ -100,6 +100,7 @@ export function createInMemoryDriver(): StorageDriver {
       const end = options.length === undefined ? file.size : Math.min(file.size, start + options.length);
       return Readable.from(slices(file.chunks, start, end), {
         objectMode: false,
+        highWaterMark: READ_CHUNK,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     },

@@ -6,7 +6,7 @@
  * JSON errors (never an HTML page).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Access } from '../../auth/access.js';
+import type { Access, Principal } from '../../auth/access.js';
 import { assertName } from '../../core/reference.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { deleteBlob, headOrGetBlob } from './blobs.js';
@@ -80,13 +80,21 @@ function requiredAccess(name: string, method: string): Access[] {
   return [{ type: 'repository', name, actions: ['pull', 'push'] }];
 }
 
-function signalFor(req: IncomingMessage, res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  const abort = (): void => {
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+/** An AbortSignal that fires when the client goes away; created on first use (hot paths skip it). */
+function lazySignal(res: ServerResponse): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => {
+    if (signal === undefined) {
+      const controller = new AbortController();
+      signal = controller.signal;
+      if (res.destroyed) controller.abort(new Error('client disconnected'));
+      else
+        res.once('close', () => {
+          if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+        });
+    }
+    return signal;
   };
-  res.once('close', abort);
-  return controller.signal;
 }
 
 export function createV2Handler(deps: V2Deps) {
@@ -99,14 +107,20 @@ export function createV2Handler(deps: V2Deps) {
   return async function handleV2(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const method = req.method ?? 'GET';
-    const base = {
+    const signal = lazySignal(res);
+    // Built without object spread: spreading would evaluate the lazy `signal` getter.
+    const context = (principal: Principal, name: string): RepoContext => ({
       req,
       res,
       deps,
       query,
       urls: new UrlBuilder(req, urlOptions),
-      signal: signalFor(req, res),
-    };
+      principal,
+      name,
+      get signal(): AbortSignal {
+        return signal();
+      },
+    });
     if (path === '' || path === '/') {
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', { message: `${method} not allowed on /v2/` });
       await deps.access.authorize(req, []);
@@ -116,7 +130,7 @@ export function createV2Handler(deps: V2Deps) {
     if (path === '/_catalog') {
       if (method !== 'GET') throw new RegistryError('UNSUPPORTED', { message: `${method} not allowed on /v2/_catalog` });
       const principal = await deps.access.authorize(req, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
-      const ctx: V2Context = { ...base, principal };
+      const ctx: V2Context = context(principal, '');
       await catalog(ctx);
       return;
     }
@@ -131,7 +145,7 @@ export function createV2Handler(deps: V2Deps) {
       throw new RegistryError('UNSUPPORTED', { message: `${method} not allowed here` });
     }
     const principal = await deps.access.authorize(req, requiredAccess(name, method));
-    await handler({ ...base, principal, name });
+    await handler(context(principal, name));
   };
 }
 
