@@ -48,7 +48,7 @@ export const USAGE = `usage: node dist/bench/run.js [options]   (or: npm run ben
   --ref-cache         give the reference storage.cache.blobdescriptor: inmemory (off by default)
   --max-other-cpu PCT re-run a measurement (at most twice more, keeping the quietest try) when
                       unrelated processes used more than PCT% of the machine's CPU during it
-                      (default: off; the share is always reported)
+                      (default 25; 0 = never; retries stop after 180 s in total)
   --log-level L       log.level written to both configs (default warn)
   --no-calibrate      skip measuring the client's ceiling against a no-op server
   --keep              keep the temp dir (blob, configs, server logs) for debugging
@@ -97,7 +97,7 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
     refLabel: 'reference',
     aVsA: false,
     refCache: false,
-    maxOtherCpu: 0,
+    maxOtherCpu: 0.25,
     logLevel: 'warn',
     calibrate: true,
     keep: false,
@@ -138,7 +138,11 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
       case '--ref-cmd': o.refCmd = value() ?? ''; break;
       case '--a-vs-a': o.aVsA = true; break;
       case '--ref-cache': o.refCache = true; break;
-      case '--max-other-cpu': o.maxOtherCpu = positiveNumber(flag, value()) / 100; break;
+      case '--max-other-cpu': {
+        const v = value();
+        o.maxOtherCpu = v === '0' ? 0 : positiveNumber(flag, v) / 100;
+        break;
+      }
       case '--log-level': o.logLevel = value() ?? 'warn'; break;
       case '--no-calibrate': o.calibrate = false; break;
       case '--keep': o.keep = true; break;

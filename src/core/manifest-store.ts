@@ -6,6 +6,7 @@
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import type { BlobStore } from './blob-store.js';
+import { canonicalSchema1, Schema1Error } from './bridge/schema1.js';
 import { digestOf, type ParsedDigest } from './digest.js';
 import { tryParseDigest } from './digest.js';
 import type { CachedManifest, ManifestCache } from './manifest-cache.js';
@@ -42,7 +43,16 @@ export class ManifestStore {
     digestRef: ParsedDigest | undefined,
     tags: readonly string[],
   ): Promise<PutResult> {
-    const parsed = parseManifest(bytes, contentType);
+    let parsed = parseManifest(bytes, contentType);
+    if (parsed.kind === 'schema1') {
+      // Signed schema1: verified, stored as its canonical payload, digest over that (bridge/schema1.ts).
+      checkSchema1Names(name, tags, parsed);
+      const canonical = schema1Payload(bytes, parsed);
+      if (canonical !== bytes) {
+        bytes = canonical;
+        parsed = parseManifest(bytes);
+      }
+    }
     const digest = digestRef === undefined ? parsedDigest(digestOf(bytes)) : digestRef;
     if (digestRef !== undefined && digestOf(bytes, digestRef.algorithm) !== digestRef.digest) {
       throw new RegistryError('DIGEST_INVALID', {
@@ -116,6 +126,29 @@ export class ManifestStore {
         detail: { digest: missing.digest },
       });
     }
+  }
+}
+
+function schema1Payload(bytes: Buffer, parsed: ParsedManifest): Buffer {
+  try {
+    return canonicalSchema1(bytes, parsed.json);
+  } catch (error) {
+    if (error instanceof Schema1Error) {
+      throw new RegistryError('MANIFEST_UNVERIFIED', { message: `schema1 signature: ${error.message}` });
+    }
+    throw error;
+  }
+}
+
+/** distribution's schema1 checks: the manifest names this repository and (pushed by tag) this tag. */
+function checkSchema1Names(name: string, tags: readonly string[], parsed: ParsedManifest): void {
+  const manifestName = parsed.json['name'];
+  if (typeof manifestName === 'string' && manifestName !== name) {
+    throw new RegistryError('NAME_INVALID', { message: 'repository name does not match manifest name', detail: { name: manifestName.slice(0, 300) } });
+  }
+  const manifestTag = parsed.json['tag'];
+  if (typeof manifestTag === 'string' && manifestTag !== '' && tags.length > 0 && !tags.includes(manifestTag)) {
+    throw new RegistryError('TAG_INVALID', { message: 'manifest tag does not match the tag in the URL', detail: { tag: manifestTag.slice(0, 200) } });
   }
 }
 

@@ -109,6 +109,41 @@ export const ERROR_CODES = {
     message: 'service unavailable',
     description: 'The storage backend cannot be reached; retry later.',
   },
+  V1_IMAGE_UNKNOWN: {
+    status: 404,
+    message: 'Image not found',
+    description: 'v1: no image with this ID (or the ID is malformed), or its JSON was not pushed before its layer or checksum.',
+  },
+  V1_IMAGE_EXISTS: {
+    status: 409,
+    message: 'Image already exists',
+    description: 'v1: the image was already pushed completely (docker then skips it); also a checksum PUT for an image not being pushed.',
+  },
+  V1_IMAGE_IN_PROGRESS: {
+    status: 400,
+    message: 'Image is being uploaded, retry later',
+    description: 'v1: the image has no checksum yet, so it cannot be pulled or tagged.',
+  },
+  V1_INVALID: {
+    status: 400,
+    message: 'Invalid data',
+    description: 'v1: a malformed body or header: invalid JSON, a missing or mismatched id, an unknown parent, an invalid tag name, an unsupported layer.',
+  },
+  V1_CHECKSUM_INVALID: {
+    status: 400,
+    message: 'Checksum mismatch',
+    description: 'v1: X-Docker-Checksum-Payload does not match the pushed JSON and layer (the image is discarded); 412 when the header is missing.',
+  },
+  V1_TAG_UNKNOWN: {
+    status: 404,
+    message: 'Tag not found',
+    description: 'v1: the repository has no such tag.',
+  },
+  V1_REPOSITORY_UNKNOWN: {
+    status: 404,
+    message: 'Repository not found',
+    description: 'v1: the repository does not exist.',
+  },
   UNKNOWN: {
     status: 500,
     message: 'unknown error',

@@ -1,6 +1,8 @@
 /**
  * THE single place where a thrown error becomes an HTTP response. v2 paths get the distribution
- * JSON envelope `{"errors":[{code,message,detail}]}`; other paths a small JSON `{"error": ...}`.
+ * JSON envelope `{"errors":[{code,message,detail}]}`; other paths a small JSON `{"error": ...}`
+ * (`plain` adds the code; `v1` is exactly the legacy registry's `{"error": "<message>"}`, which
+ * docker 1.x string-matches).
  * Unknown errors become 500 UNKNOWN without internals. Log level policy: 5xx at error (with the
  * stack), 4xx at debug, client aborts at info. A failure after the headers were sent can only cut
  * the connection.
@@ -10,7 +12,7 @@ import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { isClientAbort, toRegistryError } from '../errors/translate.js';
 
-export type ErrorStyle = 'v2' | 'plain';
+export type ErrorStyle = 'v2' | 'plain' | 'v1';
 
 export function sendError(req: IncomingMessage, res: ServerResponse, error: unknown, logger: Logger, style: ErrorStyle): void {
   const aborted = isClientAbort(error) || req.destroyed || res.destroyed;
@@ -29,7 +31,9 @@ export function sendError(req: IncomingMessage, res: ServerResponse, error: unkn
   const body =
     style === 'v2'
       ? { errors: [{ code: err.code, message: err.message, ...(err.detail !== undefined ? { detail: err.detail } : {}) }] }
-      : { error: err.message, code: err.code };
+      : style === 'v1'
+        ? { error: err.message }
+        : { error: err.message, code: err.code };
   const payload = Buffer.from(JSON.stringify(body));
   res.statusCode = err.status;
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);

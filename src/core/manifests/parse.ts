@@ -149,6 +149,10 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
       if (d === undefined) throw invalid(`fsLayers[${i}].blobSum is not a valid digest`);
       return d;
     });
+    const history = json['history'];
+    if (!Array.isArray(history) || history.length !== fsLayers.length) {
+      throw invalid('schema1 manifest: history and fsLayers must have the same length');
+    }
     return { mediaType, kind, layers: [], manifests: [], fsLayers, json };
   }
 

@@ -5,7 +5,9 @@
  */
 import type { ParsedDigest } from '../../core/digest.js';
 import type { CachedManifest } from '../../core/manifest-cache.js';
+import { convertToSchema1, signedForServing, wantsSchema1 } from '../../core/bridge/schema1.js';
 import { MediaTypes } from '../../core/manifests/media-types.js';
+import type { Descriptor, ParsedManifest } from '../../core/manifests/parse.js';
 import { assertTag, parseReference } from '../../core/reference.js';
 import { readAllCapped } from '../../core/storage-helpers.js';
 import { RegistryError } from '../../errors/registry-error.js';
@@ -39,10 +41,23 @@ async function resolve(ctx: RepoContext, reference: string): Promise<Resolved & 
 /**
  * A client that accepts specific types but no list type gets the linux/amd64 child of a list
  * (what distribution does, and what imgadm and old docker need). Otherwise the stored manifest.
+ * Schema1 (bridge/schema1.ts): a stored schema1 manifest is served signed; a schema1-only client
+ * (`wantsSchema1`) asking by tag gets the image converted to a signed schema1 manifest.
  */
-async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean }): Promise<Resolved> {
+async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean }, reference: string): Promise<Resolved> {
   const accepted = acceptedTypes(ctx.req);
   const stored = found.manifest.parsed;
+  const secret = ctx.deps.config.http.secret;
+  if (stored.kind === 'schema1') return { digest: found.digest, manifest: signedForServing(found.manifest, found.digest, secret) };
+  if (found.byTag && wantsSchema1(accepted, ctx.req.headers['user-agent'])) {
+    const image = stored.kind === 'index' ? await linuxAmd64Child(ctx, stored.manifests) : stored;
+    const converted =
+      image === undefined
+        ? undefined
+        : await convertToSchema1(ctx.deps.registry, ctx.name, reference, image, { secret, readOnly: ctx.deps.config.storage.readOnly });
+    if (converted === undefined) throw manifestUnknown(reference, 'the client accepts only schema1 and this manifest cannot be converted');
+    return converted;
+  }
   if (stored.kind !== 'index' || !found.byTag || accepted.size === 0 || accepted.has('*/*')) return found;
   if (accepted.has(stored.mediaType) || LIST_TYPES.some((t) => accepted.has(t))) return found;
   const child = stored.manifests.find(
@@ -56,9 +71,15 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean })
   return { digest: child.digest, manifest };
 }
 
+async function linuxAmd64Child(ctx: RepoContext, children: readonly Descriptor[]): Promise<ParsedManifest | undefined> {
+  const child = children.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64');
+  if (child === undefined) return undefined;
+  return (await ctx.deps.registry.manifests.get(ctx.name, child.digest))?.parsed;
+}
+
 export async function headOrGetManifest(ctx: RepoContext, reference: string): Promise<void> {
   const { req, res } = ctx;
-  const chosen = await negotiate(ctx, await resolve(ctx, reference));
+  const chosen = await negotiate(ctx, await resolve(ctx, reference), reference);
   const etag = `"${chosen.digest.digest}"`;
   res.setHeader('Docker-Content-Digest', chosen.digest.digest);
   res.setHeader('ETag', etag);
