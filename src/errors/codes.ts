@@ -127,7 +127,7 @@ export const ERROR_CODES = {
   V1_INVALID: {
     status: 400,
     message: 'Invalid data',
-    description: 'v1: a malformed body or header: invalid JSON, a missing or mismatched id, an unknown parent, an invalid tag name, an unsupported layer.',
+    description: 'v1: a malformed body or header: invalid JSON, a missing or mismatched id, an unknown parent, an invalid tag name, an unsupported layer; 412 for a layer push from docker < 0.10.',
   },
   V1_CHECKSUM_INVALID: {
     status: 400,

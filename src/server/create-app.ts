@@ -66,7 +66,15 @@ export function createApp(deps: AppDeps): App {
   web.disable('x-powered-by');
   web.set('etag', false);
   web.use(createHealthRouter(registry));
-  if (config.berth.v1Enabled) web.use('/v1', createV1Router({ registry, config, access, logger }));
+  if (config.berth.v1Enabled) {
+    const v1 = createV1Router({ registry, config, access, logger });
+    web.use('/v1', v1);
+    // The Python registry also answered its ping at the root; some v1 clients probe it there.
+    web.get('/_ping', (req: Request, res: Response, next: NextFunction) => {
+      req.url = '/_ping';
+      v1(req, res, next);
+    });
+  }
   web.use(createSmartOsRouter({ registry, config, access, logger }));
   web.use((req: Request) => {
     throw new RegistryError('UNSUPPORTED', { status: 404, message: 'not found', detail: { path: req.path.slice(0, 200) } });

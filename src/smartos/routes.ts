@@ -26,7 +26,8 @@
  * then the first repository and tag in byte order, and a top image carries `docker:tag:<t>` for
  * every tag of that repository that names the same chain. Images with a layer imgadm cannot
  * extract (zstd, foreign) or whose config imgadm would reject are left out. Results are memoised
- * by content address only (manifest digest, blob digest), which can never go stale.
+ * by content address only (manifest digest, blob digest), which can never go stale; GetImage and
+ * GetImageFile may reuse an index built in the last 10 s when it has the UUID asked for.
  *
  * Each layer's SHA-1, MD5 and size are computed once, streaming, and cached in storage next to the
  * registry's own layout (skipped in read-only mode):
@@ -77,6 +78,8 @@ export interface SmartOsDeps {
 
 /** imgadm's UUID_RE: lower-case only. */
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** How long an IMGAPI index may be reused for GetImage/GetImageFile lookups that hit it. */
+const INDEX_REUSE_MS = 10_000;
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 /** A Map that forgets its oldest entries beyond `max` (for content-addressed memos). */
@@ -185,6 +188,7 @@ class SmartOsService {
   private readonly translations = new Memo<Translation | TranslationError>(8192);
   private readonly files = new Memo<FileInfo>(65536);
   private readonly computing = new Map<string, Promise<FileInfo>>();
+  private readonly recent = new Map<string, { readonly at: number; readonly index: Map<string, IndexEntry> }>();
   private hashSlots = 2;
   private readonly hashQueue: (() => void)[] = [];
   private version: string | undefined;
@@ -323,8 +327,31 @@ class SmartOsService {
 
   // ---- the IMGAPI image index
 
+  /**
+   * The index for GetImage/GetImageFile: an index built in the last few seconds for the same host
+   * and principal is reused (an import asks for every layer's manifest and file in a row), and a
+   * UUID missing from it triggers a fresh build, so a new push is seen at once.
+   */
+  async lookup(req: Request, principal: Principal, uuid: string): Promise<IndexEntry | undefined> {
+    const key = `${this.registryHost(req)}\n${principal.subject}`;
+    const recent = this.recent.get(key);
+    if (recent !== undefined && Date.now() - recent.at < INDEX_REUSE_MS) {
+      const hit = recent.index.get(uuid);
+      if (hit !== undefined) return hit;
+    }
+    return (await this.index(req, principal)).get(uuid);
+  }
+
   /** Every IMGAPI image the caller may see, by UUID (see the module comment for the rules). */
   async index(req: Request, principal: Principal): Promise<Map<string, IndexEntry>> {
+    const index = await this.buildIndex(req, principal);
+    const key = `${this.registryHost(req)}\n${principal.subject}`;
+    this.recent.set(key, { at: Date.now(), index });
+    if (this.recent.size > 64) this.recent.delete(this.recent.keys().next().value ?? key);
+    return index;
+  }
+
+  private async buildIndex(req: Request, principal: Principal): Promise<Map<string, IndexEntry>> {
     const { registry, access, logger } = this.deps;
     const host = this.registryHost(req);
     const repos: string[] = [];
@@ -655,7 +682,7 @@ function imgapiRouter(service: SmartOsService): Router {
     const uuid = String(req.params['uuid'] ?? '');
     if (!UUID_RE.test(uuid)) throw imgapiNotFound(uuid.slice(0, 64));
     const principal = await access.authorize(req, []);
-    const entry = (await service.index(req, principal)).get(uuid);
+    const entry = await service.lookup(req, principal, uuid);
     if (entry === undefined) throw imgapiNotFound(uuid);
     await access.authorize(req, [{ type: 'repository', name: entry.repo, actions: ['pull'] }]);
     return entry;

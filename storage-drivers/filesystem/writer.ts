@@ -21,6 +21,12 @@ import { syncDirectory } from './sync.js';
 export const BATCH_BYTES = 1024 * 1024;
 /** Chunks collected before a batch is written regardless of its size (bounds the iovec list). */
 const BATCH_CHUNKS = 1024;
+/**
+ * Bytes written between background `fdatasync` calls. Flushing while the upload streams in keeps
+ * the dirty page cache small, so the final `commit()` sync only waits for the last stretch
+ * instead of the whole file.
+ */
+export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
 /** Opens (creating, truncating unless `append`) the file for a writer. The parent must exist. */
 export async function openFileWriter(
@@ -47,6 +53,11 @@ export class FilesystemWriter implements FileWriter {
   #done = false;
   #size: number;
   #writing = false;
+  /** Bytes written since the last background flush started. */
+  #unflushed = 0;
+  /** The background fdatasync in flight, if any (never rejects; see #flushError). */
+  #flushing: Promise<void> | undefined;
+  #flushError: unknown;
 
   constructor(
     private readonly driverName: string,
@@ -82,6 +93,8 @@ export class FilesystemWriter implements FileWriter {
       inFlight = writeAll(file, buffers).then(
         () => {
           this.#size += bytes;
+          this.#unflushed += bytes;
+          if (this.#unflushed >= FLUSH_EVERY_BYTES && this.#flushing === undefined) this.startFlush(file);
         },
         (error: unknown) => {
           failure ??= translateFsError(this.driverName, 'write', this.path, 'io', error);
@@ -123,10 +136,26 @@ export class FilesystemWriter implements FileWriter {
     }
   }
 
+  /** Starts a background fdatasync; a failure is reported by the next commit. */
+  private startFlush(file: FileHandle): void {
+    this.#unflushed = 0;
+    this.#flushing = file.datasync().then(
+      () => {
+        this.#flushing = undefined;
+      },
+      (error: unknown) => {
+        this.#flushing = undefined;
+        this.#flushError ??= error;
+      },
+    );
+  }
+
   async commit(): Promise<void> {
     const file = this.openFile('commit');
     this.#file = undefined;
     try {
+      await this.#flushing;
+      if (this.#flushError !== undefined) throw translateFsError(this.driverName, 'commit', this.path, 'io', this.#flushError);
       await fsCall(this.driverName, 'commit', this.path, 'io', () => file.datasync());
     } finally {
       await fsCall(this.driverName, 'commit', this.path, 'io', () => file.close());
@@ -138,6 +167,7 @@ export class FilesystemWriter implements FileWriter {
   async close(): Promise<void> {
     const file = this.openFile('close');
     this.#file = undefined;
+    await this.#flushing;
     await fsCall(this.driverName, 'close', this.path, 'io', () => file.close());
     this.#done = true;
   }
@@ -146,6 +176,7 @@ export class FilesystemWriter implements FileWriter {
     if (this.#done) throw this.error('cancel', 'the writer is finished');
     const file = this.#file;
     this.#file = undefined;
+    await this.#flushing;
     await file?.close().catch(() => undefined);
     try {
       await unlink(this.osPath);

@@ -25,7 +25,6 @@
  * Appending to a committed object (no upload, no tail) resumes it: a small one is read into the
  * buffer, a larger one is copied server-side into the first parts once something is written.
  */
-import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -682,8 +681,8 @@ export class MultipartWriter implements FileWriter {
         UploadId: this.#uploadId,
         PartNumber: number,
         Body: body,
+        // No Content-MD5: the SigV4 payload hash (x-amz-content-sha256) already covers the body.
         ContentLength: body.byteLength,
-        ContentMD5: createHash('md5').update(body).digest('base64'),
       }),
     );
     if (response.ETag === undefined) {

@@ -27,6 +27,8 @@ export interface ClientConfig {
   readonly container: string;
   /** Idle limit of a request, in milliseconds. */
   readonly timeoutMs: number;
+  /** Entries per listing page (default {@link LISTING_PAGE}; tests make it small). */
+  readonly listingPage?: number;
 }
 
 /** What HEAD tells about an object. */
@@ -372,8 +374,9 @@ export class SwiftClient {
   async *list(options: ListOptions): AsyncGenerator<ListingEntry> {
     let marker: string | undefined;
     let yielded = 0;
+    const page = this.config.listingPage ?? LISTING_PAGE;
     for (;;) {
-      const pageLimit = Math.min(LISTING_PAGE, options.limit === undefined ? LISTING_PAGE : options.limit - yielded);
+      const pageLimit = Math.min(page, options.limit === undefined ? page : options.limit - yielded);
       const query: Record<string, string> = { format: 'json', prefix: options.prefix, limit: String(pageLimit) };
       if (options.delimiter !== undefined) query.delimiter = options.delimiter;
       if (marker !== undefined) query.marker = marker;
@@ -393,13 +396,14 @@ export class SwiftClient {
         return;
       }
       if (exchange.response.status !== 200) throw await this.statusError(exchange, spec);
-      const page = parseListing(await readBody(exchange, MAX_LISTING_BODY), this.config.driverName, options.path);
-      for (const entry of page) {
+      const entries = parseListing(await readBody(exchange, MAX_LISTING_BODY), this.config.driverName, options.path);
+      for (const entry of entries) {
         yield entry;
         yielded += 1;
       }
-      const last = page.at(-1);
-      if (last === undefined || page.length < pageLimit) return;
+      // A subdir as the marker makes Swift skip everything below it.
+      const last = entries.at(-1);
+      if (last === undefined || entries.length < pageLimit) return;
       if (options.limit !== undefined && yielded >= options.limit) return;
       marker = last.name;
     }

@@ -56,6 +56,8 @@ export interface SwiftDriverOptions {
   readonly tokenCache?: TokenCache;
   /** End a segment when the writer's source is silent this long (ms); tests shorten it. */
   readonly segmentIdleMs?: number;
+  /** Entries per listing request (default 10000, Swift's limit); tests make it small. */
+  readonly listingPageSize?: number;
 }
 
 /** The driver, with a few extras for operators and tests. */
@@ -92,7 +94,15 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
     },
     options.tokenCache,
   );
-  const client = new SwiftClient({ driverName: NAME, container: params.container, timeoutMs }, auth);
+  const client = new SwiftClient(
+    {
+      driverName: NAME,
+      container: params.container,
+      timeoutMs,
+      ...(options.listingPageSize === undefined ? {} : { listingPage: options.listingPageSize }),
+    },
+    auth,
+  );
   const layout = new Layout(normalizePrefix(params.prefix));
   const writerContext: WriterContext = {
     client,
@@ -110,7 +120,8 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
     if (readiness === undefined) {
       const pending = (async () => {
         await client.ensureContainer();
-        if (params.secretkey !== undefined) tempUrlKey = installTempUrlKey(client, params);
+        // Not awaited: redirects wait for it, nothing else does (and it never rejects).
+        if (params.secretkey !== undefined) tempUrlKey = installTempUrlKey(client, params).catch(() => false);
       })();
       readiness = pending;
       pending.catch(() => {

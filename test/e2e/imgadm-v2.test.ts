@@ -23,7 +23,8 @@
  * yet, so anonymous pull is the only mode (anonymous Bearer tokens will matter once auth lands).
  *
  * Last, the same images through `imgadm sources -a http://<berth>/imgapi -t imgapi`: ping,
- * GetImage of the top UUID, the origin walk, GetImageFile of each (same bytes as the docker path).
+ * GetImage of the top UUID, the origin walk, GetImageFile of each (same bytes as the docker path);
+ * and the v1-era UUIDs (`?uuids=v1`) against what Berth's v1 API serves imgadm 3.5–3.7.
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -43,7 +44,7 @@ import {
 } from '../helpers/oci-image.js';
 import type { SmartOsImageManifest, TranslationResponse } from '../../src/smartos/schema.js';
 import { imgadmNameProblems, translate } from '../../src/smartos/translate.js';
-import { uuidChain } from '../../src/smartos/uuid.js';
+import { imgUuidFromDockerV1Id, uuidChain } from '../../src/smartos/uuid.js';
 
 /** What imgadm 3.8.0–3.9.4 (unpatched drc 3.2.10) sends as Accept, one header line each. */
 const ACCEPT_IMGADM_38 = ['application/json', MediaType.dockerManifest];
@@ -364,5 +365,41 @@ describe('imgadm 3.8+ import from a Berth docker source', { timeout: 120_000 }, 
       uuid = manifest.origin;
     }
     assert.deepEqual(seen, [...uuids].reverse());
+  });
+
+  test('imgadm 3.5–3.7 over v1: ?uuids=v1 names the images Berth\'s v1 API serves', async () => {
+    const repo = `${ns}/${run}-docker`;
+    const ping = await rawGet(`${url}/v1/_ping`);
+    assert.equal(ping.status, 200);
+    assert.equal(ping.headers['x-docker-registry-standalone'], 'true', 'imgadm 3.x crashes without this header');
+    const tags = JSON.parse((await rawGet(`${url}/v1/repositories/${repo}/tags`)).body.toString()) as Record<string, string>;
+    const id = tags['1.0'];
+    assert.ok(id !== undefined && /^[0-9a-f]{64}$/.test(id));
+    const ancestry = JSON.parse((await rawGet(`${url}/v1/images/${id}/ancestry`)).body.toString()) as string[];
+    const v1Chain = [];
+    for (const v1id of [...ancestry].reverse()) {
+      const json = await rawGet(`${url}/v1/images/${v1id}/json`);
+      assert.equal(json.status, 200);
+      v1Chain.push({ json: json.body, blob: { mediaType: MediaType.dockerLayerGzip, digest: `sha256:${'0'.repeat(64)}`, size: 0 } });
+    }
+    const layer = await rawGet(`${url}/v1/images/${id}/layer`);
+    assert.equal(layer.status, 200);
+    assert.equal(layer.headers['content-length'], String(layer.body.length));
+    const img = images.docker;
+    assert.ok(img !== undefined);
+    const expected = translate({
+      registry: host,
+      repository: repo,
+      tag: '1.0',
+      scheme: 'v1',
+      v1Tags: Object.keys(tags).filter((t) => tags[t] === id),
+      v1Chain,
+      image: { kind: 'schema2', manifestMediaType: img.manifest.mediaType, configMediaType: img.config.mediaType, config: img.config.bytes, layers: img.layers },
+    });
+    const res = await rawGet(`${url}/smartos/v1/images/${repo}:1.0?uuids=v1&registry=${encodeURIComponent(host)}`);
+    assert.equal(res.status, 200, res.body.toString());
+    const body = JSON.parse(res.body.toString()) as TranslationResponse;
+    assert.deepEqual(body.images, expected.layers.map((l) => l.manifest));
+    assert.equal(body.uuid, imgUuidFromDockerV1Id(host, id));
   });
 });

@@ -143,10 +143,6 @@ export async function pushV1(t: TestApp, name: string, tag: string, chain: reado
     .expect(204);
 }
 
-export function parseBody(text: string): unknown {
-  return JSON.parse(text);
-}
-
 /** Pushes an image built by test/helpers/oci-image.ts over v2 (layers, config, manifest by tag). */
 export async function pushBuiltV2(
   t: TestApp,

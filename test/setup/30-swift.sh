@@ -7,7 +7,7 @@
 #
 # Everything lives under $BERTH_TEST_TMP/swift: its own swift.conf (/etc/swift is never read: a
 # small launcher points Swift at our directory before the servers load), rings for one device and
-# one replica built with swift-ring-builder, a plain storage directory (mount_check = false), one
+# one replica built by swift-ring-builder, a plain storage directory (mount_check = false), one
 # process each (workers = 0) for the account, container and object servers, a memcached of its
 # own, and three proxies on the same storage:
 #   main    tempauth (test:tester / testing, .admin) and s3api   BERTH_SWIFT_AUTH_URL, BERTH_S3_ENDPOINT
@@ -65,11 +65,10 @@ done
 # Debian's interpreter, which has the swift modules (a pyenv or venv python3 on PATH does not).
 py=/usr/bin/python3
 [ -x "$py" ] || fail "$py not found"
-"$py" -c 'import swift.common.wsgi, swift.proxy.server, swift.obj.server, swift.account.server, swift.container.server' \
-  || fail "the swift python modules do not import"
+# Only the packages: importing the servers here would cost seconds (their logs tell what is wrong).
+"$py" -c 'import swift' || fail "$py has no swift module"
 if [ "$with_keystone" = 1 ]; then
-  "$py" -c 'import keystone.server.wsgi, keystone.cmd.cli, keystonemiddleware.auth_token' \
-    || fail "the keystone python modules do not import"
+  "$py" -c 'import keystone, keystonemiddleware' || fail "$py has no keystone or keystonemiddleware module"
 fi
 
 # 2. Layout.
@@ -403,29 +402,35 @@ print(project['project']['id'])
 EOF
 }
 
-# Rings: one device, one replica, part power 6; the three are built side by side.
-build_ring() { # kind port
-  local kind=$1 port=$2 rc=0 rb=(/usr/bin/swift-ring-builder "$etc/$1.builder")
-  {
-    "$py" "${rb[@]}" create 6 1 1 \
-      && "$py" "${rb[@]}" add --region 1 --zone 1 --ip 127.0.0.1 --port "$port" --device d1 --weight 100 \
-      && { "$py" "${rb[@]}" rebalance || rc=$?; [ "$rc" -le 1 ]; } # 1: rebalanced with a warning
-  } >"$logs/ring-$kind.log" 2>&1 && [ -s "$etc/$kind.ring.gz" ]
-}
+# Rings: one device, one replica, part power 6, made by swift-ring-builder's own code (create, add,
+# rebalance) in one interpreter: nine separate swift-ring-builder runs cost seconds of start-up each
+# on a busy machine.
+cat >"$etc/rings.py" <<'EOF'
+"""swift-ring-builder create/add/rebalance for the account, container and object rings."""
+import sys
+
+from swift.cli.ringbuilder import main
+
+etc = sys.argv[1]
+for kind, port in zip(('account', 'container', 'object'), sys.argv[2:5]):
+    builder = '%s/%s.builder' % (etc, kind)
+    for command in (['create', '6', '1', '1'],
+                    ['add', '--region', '1', '--zone', '1', '--ip', '127.0.0.1', '--port', port,
+                     '--device', 'd1', '--weight', '100'],
+                    ['rebalance']):
+        try:
+            main(['swift-ring-builder', builder] + command)
+        except SystemExit as exit_:
+            # 0: done; 1: done with a warning; 2: error.
+            if exit_.code not in (None, 0, 1):
+                sys.exit('swift-ring-builder %s %s failed (exit %s)' % (builder, command[0], exit_.code))
+EOF
 
 build_rings() { # account, container and object ports
   rm -f "$etc"/*.builder "$etc"/*.ring.gz
-  build_ring account "$1" &
-  local a=$!
-  build_ring container "$2" &
-  local c=$!
-  build_ring object "$3" &
-  local o=$!
-  local ok=0
-  wait "$a" || ok=1
-  wait "$c" || ok=1
-  wait "$o" || ok=1
-  return "$ok"
+  "$py" "$etc/rings.py" "$etc" "$1" "$2" "$3" >"$logs/rings.log" 2>&1 || return 1
+  local kind
+  for kind in account container object; do [ -s "$etc/$kind.ring.gz" ] || return 1; done
 }
 
 # The helper scripts: each reads the pid files, and only signals a PID whose command line still
@@ -553,10 +558,13 @@ attempt_start() {
   fi
 
   build_rings "$acct_port" "$cont_port" "$obj_port" || { echo "ring build failed" >&2; return 1; }
+  phases="rings $(elapsed)"
 
   local mc_user=()
   if [ "$(id -u)" -eq 0 ]; then mc_user=(-u root); fi
-  memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 1 "${mc_user[@]}" </dev/null >>"$logs/memcached.log" 2>&1 &
+  # argv[0] names this instance, so stop_pid (which checks the command line) recognises it.
+  (exec -a "$base/memcached" memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -t 1 "${mc_user[@]}" \
+    </dev/null >>"$logs/memcached.log" 2>&1) &
   echo $! >"$run/memcached.pid"
   for name in account-server container-server object-server; do
     "$py" "$etc/launch.py" "$etc/$name.conf" "$name" </dev/null >>"$logs/$name.log" 2>&1 &
@@ -577,16 +585,19 @@ attempt_start() {
     wait_http "http://127.0.0.1:$port/healthcheck" 30 "$name" || { echo "$name did not start" >&2; return 1; }
   done
   alive memcached || { echo "memcached did not start" >&2; return 1; }
+  phases="$phases, swift $(elapsed)"
   if [ "$with_keystone" = 1 ]; then
     wait_http "http://127.0.0.1:$ks_port/v3" 30 keystone || { echo "keystone did not start" >&2; return 1; }
     "$py" "$ksdir/init.py" "http://127.0.0.1:$ks_port/v3" "http://127.0.0.1:$ksproxy_port" "$keystone_admin_password" \
       >"$run/keystone.project" 2>>"$logs/keystone-boot.log" || { echo "keystone init failed" >&2; return 1; }
     wait_http "http://127.0.0.1:$ksproxy_port/healthcheck" 30 proxy-keystone || { echo "the keystone proxy did not start" >&2; return 1; }
     echo "$ks_port" >"$run/keystone.port"
+    phases="$phases, keystone $(elapsed)"
   fi
 }
 
 started=0
+phases=""
 for attempt in 1 2 3; do
   if attempt_start; then
     started=1
@@ -661,4 +672,4 @@ for name in "${servers[@]}"; do pids="$pids${pids:+ }$(cat "$run/$name.pid")"; d
 cat "$base/env.sh" >>"$BERTH_TEST_ENV"
 
 version=$("$py" -c 'import swift; print(swift.__version__)' 2>/dev/null || echo '?')
-log "Swift $version ready at $url (outage proxy $outage_url$([ "$with_keystone" = 1 ] && echo ", Keystone $ks_url")), pids $pids, in $(elapsed)"
+log "Swift $version ready at $url (outage proxy $outage_url$([ "$with_keystone" = 1 ] && echo ", Keystone $ks_url")), pids $pids, in $(elapsed) ($phases)"

@@ -119,5 +119,14 @@ fi
 docker tag "$image" berth-test-base:latest || fail "docker tag failed"
 version=$(docker run --rm --network none berth-test-base:latest node --version) || fail "the base image does not run node"
 
+# The Dockerfile suite runs containers with --network host, for which dockerd bind-mounts the host
+# network namespace at <exec-root>/netns/default and leaves it mounted at shutdown, so the engine
+# script's final `rm -rf` of its run directory would fail. Detach that mount lazily on exit (this
+# line runs before the engine stops: cleanup lines run in reverse order).
+if [ -n "${BERTH_TEST_CLEANUP:-}" ]; then
+  netns="$(dirname "${BERTH_DOCKER_HOST#unix://}")/exec/netns/default"
+  printf 'umount -l %q 2>/dev/null; true\n' "$netns" >>"$BERTH_TEST_CLEANUP"
+fi
+
 printf 'export BERTH_TEST_BASE_IMAGE=%q\n' "berth-test-base:latest" >>"$BERTH_TEST_ENV"
 log "berth-test-base:latest = $image (node $version) ready in $(($(date +%s) - started_at)) s"

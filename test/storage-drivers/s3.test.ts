@@ -392,6 +392,28 @@ describe('s3 specifics', { skip: skipReason, timeout: 300_000 }, () => {
     assert.deepEqual(await uploadsFor(`${root}/`), []);
   });
 
+  test(
+    'a blob above 5 GiB is written, moved with UploadPartCopy and read back',
+    {
+      skip:
+        process.env['BERTH_S3_LARGE_TEST'] === '1'
+          ? false
+          : 'writes and copies 5 GiB (minutes): set BERTH_S3_LARGE_TEST=1 to run it',
+      timeout: 3_600_000,
+    },
+    async () => {
+      const root = unique('large');
+      // A one-process Swift proxy on loopback: a few part copies at a time, not distribution's 100.
+      const driver = await driverAt(root, { multipartCopyMaxConcurrency: 4 });
+      const size = 5 * 1024 * MiB + 3 * MiB + 11;
+      await writeSession(driver, '/upload/data', [stream(71, size, { chunkSizes: MiB })]);
+      assert.equal((await driver.stat('/upload/data')).size, size);
+      await driver.move('/upload/data', '/blobs/large');
+      assert.deepEqual(await digestPath(driver, '/blobs/large'), { digest: digestAt(71, 0, size), size });
+      await driver.delete('/');
+    },
+  );
+
   test('keys live under rootdirectory, and deleting / stays inside it', async () => {
     const root = unique('root');
     const other = unique('other');

@@ -115,4 +115,54 @@ declare module 'docker-registry-client' {
     cb: (err: MaybeError, client: { readonly version: number; close(): void } | undefined) => void,
   ): void;
   export function digestFromManifestStr(manifestStr: string): string;
+
+  // ---- v1 client (lib/registry-client-v1.js), as SmartOS imgadm 3.0–3.7 used it
+
+  export interface ClientV1Options {
+    /** `[host[:port]/]repo/name`, parsed with the library's parseRepo. */
+    readonly name: string;
+    readonly log?: RegistryLogger;
+    readonly insecure?: boolean;
+    readonly scheme?: 'http' | 'https';
+    readonly userAgent?: string;
+    readonly username?: string;
+    readonly password?: string;
+  }
+
+  export interface RegistryClientV1 {
+    readonly version: 1;
+    /** Set from `X-Docker-Token` once the session was established (listRepoImgs). */
+    readonly token?: string;
+    ping(cb: (err: MaybeError, body: unknown, res: RegistryResponse | undefined) => void): void;
+    search(opts: { readonly term: string }, cb: (err: MaybeError, hits: unknown, res: RegistryResponse | undefined) => void): void;
+    listRepoImgs(cb: (err: MaybeError, repoImgs: unknown, res: RegistryResponse | undefined) => void): void;
+    listRepoTags(cb: (err: MaybeError, repoTags: unknown, res: RegistryResponse | undefined) => void): void;
+    getImgId(opts: { readonly tag: string }, cb: (err: MaybeError, imgId: unknown, res: RegistryResponse | undefined) => void): void;
+    getImgAncestry(opts: { readonly imgId: string }, cb: (err: MaybeError, ancestry: unknown, res: RegistryResponse | undefined) => void): void;
+    getImgJson(opts: { readonly imgId: string }, cb: (err: MaybeError, imgJson: unknown, res: RegistryResponse | undefined) => void): void;
+    /** A paused stream of the layer (the final, non-302 response). */
+    getImgLayerStream(opts: { readonly imgId: string }, cb: (err: MaybeError, stream: BlobReadStream | undefined) => void): void;
+    close(): void;
+  }
+
+  export interface PingIndexV1Options {
+    /** Index name (`host:port`) or URL (`http://host:port`). */
+    readonly indexName: string;
+    readonly insecure?: boolean;
+    readonly log?: RegistryLogger;
+    readonly userAgent?: string;
+  }
+
+  export interface LoginV1Options {
+    readonly indexName: string;
+    readonly username: string;
+    readonly email: string;
+    readonly password: string;
+    readonly insecure?: boolean;
+    readonly log?: RegistryLogger;
+  }
+
+  export function createClientV1(opts: ClientV1Options): RegistryClientV1;
+  export function pingIndexV1(opts: PingIndexV1Options, cb: (err: MaybeError, body: unknown, res: RegistryResponse | undefined) => void): void;
+  export function loginV1(opts: LoginV1Options, cb: (err: MaybeError, result: { readonly status: string } | undefined) => void): void;
 }

@@ -12,9 +12,11 @@
  *
  * Negotiation rule ({@link wantsSchema1}): schema1 is served when the Accept header lists a
  * schema1 type (`…v1+json`, `…v1+prettyjws`, or plain `application/json`, which docker 1.x and
- * Joyent's client with maxSchemaVersion 1 send) but no schema2, OCI, list or `*∕*` type; or when
- * there is no Accept header at all and the User-Agent says `docker/<1.10` (docker 1.6–1.9 send no
- * Accept). Any other client gets what negotiation without schema1 gives.
+ * some clients send) but no schema2, OCI, list or `*∕*` type; or when there is no Accept header at
+ * all and the User-Agent is docker older than 1.10 (docker 1.6–1.9 send no Accept) or Joyent's
+ * `node-docker-registry-client` (it sends no Accept exactly when limited to schema1,
+ * `maxSchemaVersion: 1`, and asks with schema2/OCI types otherwise). Any other client — curl
+ * without Accept included — gets what negotiation without schema1 gives.
  */
 import type { Registry } from '../registry.js';
 import { digestOf, tryParseDigest, type ParsedDigest } from '../digest.js';
@@ -28,9 +30,11 @@ import { BridgeError, EMPTY_GZIP_TAR, EMPTY_GZIP_TAR_DIGEST, v1ChainFromImage, t
 const SCHEMA1_TYPES = [MediaTypes.dockerSchema1, MediaTypes.dockerSchema1Signed, 'application/json'];
 const MODERN_TYPES = [MediaTypes.dockerSchema2, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.ociIndex, '*/*', 'application/*'];
 
-/** docker/<major>.<minor> in a User-Agent older than 1.10. */
-export function isOldDocker(userAgent: string | undefined): boolean {
-  const m = /(?:^|[\s(])docker\/(\d+)\.(\d+)/i.exec(userAgent ?? '');
+/** A User-Agent that sends no Accept header only when it can take nothing but schema1. */
+export function isSchema1OnlyAgent(userAgent: string | undefined): boolean {
+  const ua = userAgent ?? '';
+  if (/^node-docker-registry-client\//i.test(ua)) return true;
+  const m = /(?:^|[\s(])docker\/(\d+)\.(\d+)/i.exec(ua);
   if (m === null) return false;
   const major = Number(m[1]);
   const minor = Number(m[2]);
@@ -39,7 +43,7 @@ export function isOldDocker(userAgent: string | undefined): boolean {
 
 /** The negotiation rule (see the module comment). `accepted` are bare media types, lowercased. */
 export function wantsSchema1(accepted: ReadonlySet<string>, userAgent: string | undefined): boolean {
-  if (accepted.size === 0) return isOldDocker(userAgent);
+  if (accepted.size === 0) return isSchema1OnlyAgent(userAgent);
   if (MODERN_TYPES.some((t) => accepted.has(t))) return false;
   return SCHEMA1_TYPES.some((t) => accepted.has(t));
 }

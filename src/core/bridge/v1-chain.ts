@@ -118,7 +118,7 @@ export function v1ConfigFromConfig(configText: string, id: string, parent: strin
 /**
  * The v1 chain (base first) of a schema2 or OCI image manifest's layers and its config bytes.
  * Throws BridgeError when the image cannot be served over v1 (a config that is not a JSON object,
- * foreign layers whose bytes the registry does not hold).
+ * foreign layers whose bytes the registry does not hold, zstd or encrypted layers).
  */
 export function v1ChainFromImage(layers: readonly Descriptor[], configBytes: Buffer): V1Image[] {
   const configText = configBytes.toString('utf8');
@@ -133,6 +133,8 @@ export function v1ChainFromImage(layers: readonly Descriptor[], configBytes: Buf
     if ((layer.urls !== undefined && layer.urls.length > 0) || isNonDistributable(layer.mediaType)) {
       throw new BridgeError('image has foreign layers');
     }
+    // No v1 or schema1 client can unpack these.
+    if (/zstd|encrypted/.test(layer.mediaType)) throw new BridgeError(`layer type ${layer.mediaType} has no v1 form`);
   }
   const rootfs = isRecord(config['rootfs']) ? config['rootfs'] : {};
   const diffIds = Array.isArray(rootfs['diff_ids']) ? (rootfs['diff_ids'] as unknown[]) : [];

@@ -34,6 +34,8 @@ export class LayerHasher {
   private gunzip: Gunzip | undefined;
   private gunzipEnded: Promise<void> | undefined;
   private gunzipError: Error | undefined;
+  /** Resolves the write in flight when the decompressor fails instead of calling back. */
+  private wake: (() => void) | undefined;
 
   constructor(
     jsonPrefix: Buffer | undefined,
@@ -99,6 +101,7 @@ export class LayerHasher {
         gunzip.once('end', () => resolve());
         gunzip.once('error', (error: Error) => {
           this.gunzipError = error;
+          this.wake?.();
           resolve();
         });
       });
@@ -113,7 +116,12 @@ export class LayerHasher {
       return;
     }
     this.throwIfGunzipFailed();
-    await new Promise<void>((resolve) => gunzip.write(chunk, () => resolve()));
+    // After a decompression error the write callback may never run: the error handler wakes us.
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      gunzip.write(chunk, () => resolve());
+    });
+    this.wake = undefined;
     this.throwIfGunzipFailed();
   }
 

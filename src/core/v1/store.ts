@@ -113,6 +113,27 @@ export function tagMetadata(userAgent: string | undefined, now: Date): TagMetada
   };
 }
 
+/** Tags resolved at once when listing (each needs a manifest and a config read). */
+const TAG_CONCURRENCY = 16;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export interface V1StoreOptions extends ImageOptions {
+  /** Write bridge records (off when storage is read-only). */
+  readonly recordBridge: boolean;
+}
+
 export class V1Store {
   readonly images: PushedImages;
   readonly bridge: V1Bridge;
@@ -120,7 +141,7 @@ export class V1Store {
 
   constructor(
     private readonly registry: Registry,
-    private readonly options: ImageOptions,
+    private readonly options: V1StoreOptions,
   ) {
     this.driver = registry.driver;
     this.images = new PushedImages(registry.driver, registry.blobs, options);
@@ -184,19 +205,19 @@ export class V1Store {
     }
     const chain = await this.bridge.chainOf(repository, digest);
     if (chain === undefined) return undefined;
-    await this.bridge.record(repository, chain);
+    // Read-only storage: IDs are still listed (they are computed), but only IDs recorded before
+    // can be looked up by /v1/images/<id>/….
+    if (this.options.recordBridge) await this.bridge.record(repository, chain);
     return chain.images[chain.images.length - 1]?.id;
   }
 
   /** tag → v1 image ID for every tag of the repository that has a v1 view. */
   async tagsIn(repository: string): Promise<Map<string, string>> {
     const names = await this.registry.tags.list(repository);
-    const ids = await Promise.all(
-      names.map(async (tag) => {
-        const digest = await this.registry.tags.resolve(repository, tag);
-        return digest === undefined ? undefined : this.topImageOf(repository, digest);
-      }),
-    );
+    const ids = await mapLimit(names, TAG_CONCURRENCY, async (tag) => {
+      const digest = await this.registry.tags.resolve(repository, tag);
+      return digest === undefined ? undefined : this.topImageOf(repository, digest);
+    });
     const tags = new Map<string, string>();
     names.forEach((tag, i) => {
       const id = ids[i];
@@ -213,7 +234,16 @@ export class V1Store {
 
   async tagMetadata(repository: string, tag: string): Promise<TagMetadata | undefined> {
     const value = parseJson(await getOrUndefined(this.driver, v1Paths.tag(repository, tag)));
-    return isRecord(value) ? (value as unknown as TagMetadata) : undefined;
+    if (!isRecord(value) || typeof value['last_update'] !== 'number') return undefined;
+    const text = (key: string): string | null => (typeof value[key] === 'string' ? (value[key] as string) : null);
+    return {
+      last_update: value['last_update'],
+      docker_version: text('docker_version'),
+      docker_go_version: text('docker_go_version'),
+      arch: text('arch'),
+      kernel: text('kernel'),
+      os: text('os'),
+    };
   }
 
   /** The layer blob of a chain entry with everything synthesis needs (diff_id, media type). */
@@ -316,7 +346,8 @@ export class V1Store {
     const byId = new Map<string, IndexImage>(current.map((i) => [i.id, i]));
     for (const image of images) {
       const old = byId.get(image.id);
-      byId.set(image.id, { id: image.id, ...((image.checksum ?? old?.checksum) !== undefined ? { checksum: image.checksum ?? old?.checksum } : {}) });
+      const checksum = image.checksum ?? old?.checksum;
+      byId.set(image.id, checksum === undefined ? { id: image.id } : { id: image.id, checksum });
     }
     await this.driver.putContent(v1Paths.indexImages(repository), Buffer.from(JSON.stringify([...byId.values()])));
   }

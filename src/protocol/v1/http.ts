@@ -13,9 +13,11 @@ import { RegistryError } from '../../errors/registry-error.js';
 /** The registry version v1 clients are told (the last release of the Python registry). */
 export const V1_REGISTRY_VERSION = '0.9.1';
 
+/** On every v1 response (errors too); immutable answers replace the cache headers. */
 export function setCommonHeaders(res: ServerResponse): void {
   res.setHeader('X-Docker-Registry-Version', V1_REGISTRY_VERSION);
   res.setHeader('X-Docker-Registry-Standalone', 'true');
+  noCache(res);
 }
 
 export function noCache(res: ServerResponse): void {
@@ -25,6 +27,7 @@ export function noCache(res: ServerResponse): void {
 }
 
 export function immutable(res: ServerResponse, now: Date): void {
+  res.removeHeader('Pragma');
   res.setHeader('Cache-Control', 'public, max-age=31536000');
   res.setHeader('Expires', new Date(now.getTime() + 365 * 24 * 3600 * 1000).toUTCString());
   res.setHeader('Last-Modified', new Date(0).toUTCString());

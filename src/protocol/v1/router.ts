@@ -148,7 +148,11 @@ function signalFor(res: ServerResponse): AbortSignal {
 }
 
 export function createV1Router(deps: V1Deps, now: () => Date = () => new Date()): Router {
-  const store = new V1Store(deps.registry, { maxLayerBytes: deps.config.berth.maxBlobBytes, now });
+  const store = new V1Store(deps.registry, {
+    maxLayerBytes: deps.config.berth.maxBlobBytes,
+    now,
+    recordBridge: !deps.config.storage.readOnly,
+  });
   const handle = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> => {
     const methods = match(path);
     if (methods === undefined) throw new RegistryError('UNSUPPORTED', { status: 404, message: 'Not found', detail: { path: path.slice(0, 200) } });
