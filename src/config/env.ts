@@ -2,9 +2,8 @@
  * `REGISTRY_*` environment overrides, mapped onto config keys the way distribution does it:
  * `REGISTRY_HTTP_ADDR` → `http.addr`, `REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY` →
  * `storage.filesystem.rootdirectory`, and `REGISTRY_STORAGE=s3` switches the storage driver.
- * Values are parsed as YAML scalars (so `true` and `5000` become a boolean and a number).
+ * `true`/`false` and plain integers become booleans and numbers; everything else stays a string.
  */
-import { parse } from 'yaml';
 import { KNOWN_KEYS, STORAGE_DRIVERS, type KeyTree } from './schema.js';
 
 export type ConfigObject = Record<string, unknown>;
@@ -14,12 +13,10 @@ function isObject(value: unknown): value is ConfigObject {
 }
 
 function scalar(value: string): unknown {
-  try {
-    const parsed: unknown = parse(value);
-    return parsed === null || typeof parsed === 'object' ? value : parsed;
-  } catch {
-    return value;
-  }
+  // Only unambiguous scalars are converted, so credentials like "0123" or "1e5" stay strings.
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^-?(0|[1-9]\d{0,14})$/.test(value)) return Number(value);
+  return value;
 }
 
 /** Maps `a_b_c` segments onto a key path using the known tree; undefined if no key matches. */

@@ -29,7 +29,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startBerth, type BerthProcess } from '../helpers/berth-process.js';
+import { createServer } from 'node:net';
+import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 import { DockerCli, DockerCommandError, dockerBinaryFromEnv, dockerHostFromEnv } from '../helpers/docker-cli.js';
 import { rootfsTar } from '../helpers/docker-archive.js';
 
@@ -87,6 +88,24 @@ function buildImage(context: string, tag: string, logFile: string): Promise<void
   });
 }
 
+/**
+ * A free loopback port below Linux's ephemeral range (32768-60999): the container binds it a minute
+ * after it was picked, and a port from listen(0) could meanwhile be handed to another test's
+ * ephemeral server.
+ */
+async function pickPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolveFree) => {
+      const srv = createServer();
+      srv.once('error', () => resolveFree(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolveFree(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -102,7 +121,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+async function getJson(url: string): Promise<{ status: number; body: unknown; headers: Headers }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();
   let body: unknown = text;
@@ -111,7 +130,7 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   } catch {
     // not JSON
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
 }
 
 interface ImageConfig {
@@ -151,7 +170,7 @@ describe('docker/Dockerfile: build, run, push and pull Berth as a container', { 
     dataDir = join(workDir, 'data');
     await mkdir(dataDir);
     await chown(dataDir, BERTH_UID, BERTH_UID);
-    port = await freePort();
+    port = await pickPort();
     url = `http://127.0.0.1:${port}`;
   });
 
@@ -232,8 +251,13 @@ describe('docker/Dockerfile: build, run, push and pull Berth as a container', { 
       return r.status === 200 ? r : undefined;
     });
     assert.deepEqual(v2.body, {});
-    const health = await getJson(`${url}/healthz`);
-    assert.equal(health.status, 200);
+    // The image's own config (docker/config.filesystem.yml) adds this header: it is our container.
+    assert.equal(v2.headers.get('x-content-type-options'), 'nosniff');
+    // Retried like the first probe: a kept-alive socket may be closed under a request (fetch failed).
+    const health = await waitFor('GET /healthz', 30_000, async () => {
+      const r = await getJson(`${url}/healthz`);
+      return r.status === 200 ? r : undefined;
+    });
     assert.equal((health.body as { status?: unknown }).status, 'ok');
     await waitFor('the container to be healthy', 60_000, async () => {
       const { stdout: state } = await cli().run(['inspect', '--format', '{{.State.Health.Status}}', container]);
@@ -295,6 +319,7 @@ describe('docker/Dockerfile: build, run, push and pull Berth as a container', { 
       return r.status === 200 ? r : undefined;
     });
     assert.equal((health.body as { status?: unknown }).status, 'ok');
+    assert.equal(health.headers.get('x-content-type-options'), 'nosniff', 'answered by the container');
     const tags = await getJson(`${url}/v2/berth/berth/tags/list`);
     assert.deepEqual((tags.body as { tags?: unknown }).tags, [run]);
   });

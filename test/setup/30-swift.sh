@@ -441,17 +441,24 @@ base=$(printf '%q' "$base")
 etc="\$base/etc"
 run="\$base/run"
 logs="\$base/log"
-stop_pid() { # pidfile
-  local pidfile=\$1 pid
-  [ -s "\$pidfile" ] || return 0
-  pid=\$(cat "\$pidfile")
-  if grep -qaF -- "\$base" "/proc/\$pid/cmdline" 2>/dev/null; then
-    kill -TERM "\$pid" 2>/dev/null || true
-    for _ in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "\$pid" 2>/dev/null || true
-    for _ in \$(seq 1 50); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "\$pidfile"
+stop_pid() { # pidfile...: TERM to each (if its command line names this instance), wait, then KILL
+  local pidfile pid pids=()
+  for pidfile in "\$@"; do
+    [ -s "\$pidfile" ] || continue
+    pid=\$(cat "\$pidfile")
+    if grep -qaF -- "\$base" "/proc/\$pid/cmdline" 2>/dev/null; then
+      kill -TERM "\$pid" 2>/dev/null && pids+=("\$pid")
+    fi
+    rm -f "\$pidfile"
+  done
+  [ "\${#pids[@]}" -gt 0 ] || return 0
+  for _ in \$(seq 1 100); do
+    local left=()
+    for pid in "\${pids[@]}"; do kill -0 "\$pid" 2>/dev/null && left+=("\$pid"); done
+    [ "\${#left[@]}" -gt 0 ] || return 0
+    sleep 0.1
+  done
+  kill -KILL "\${pids[@]}" 2>/dev/null || true
 }
 start_proxy() { # name (conf \$etc/<name>.conf, pid \$run/<name>.pid, log \$logs/<name>.log)
   /usr/bin/python3 "\$etc/launch.py" "\$etc/\$1.conf" proxy-server </dev/null >>"\$logs/\$1.log" 2>&1 &
@@ -495,9 +502,7 @@ cat >"$bin/stop-all.sh" <<'EOF'
 #!/usr/bin/env bash
 # Stops every process of this Swift instance (by PID) and removes its stored data (logs stay).
 . "$(dirname "$0")/common.sh"
-for pidfile in "$run"/*.pid; do
-  [ -e "$pidfile" ] && stop_pid "$pidfile"
-done
+stop_pid "$run"/*.pid
 rm -rf "$base/srv" "$base/keystone/keystone.db"*
 true
 EOF
@@ -605,7 +610,7 @@ for attempt in 1 2 3; do
   fi
   log "start attempt $attempt failed"
   tail_logs
-  for pidfile in "$run"/*.pid; do [ -e "$pidfile" ] && stop_pid "$pidfile"; done
+  stop_pid "$run"/*.pid
   if [ "$attempt" -lt 3 ]; then rm -rf "${srv:?}"/d1/* "$logs"/*.log; fi
 done
 [ "$started" = 1 ] || fail "could not start Swift (3 attempts)"

@@ -13,8 +13,8 @@ import { createDriver, driverNames, UnknownDriverError, type DriverFactory } fro
 import { createInMemoryDriver } from '../../storage-drivers/inmemory/index.js';
 
 describe('driver factory', () => {
-  test('knows inmemory and filesystem', () => {
-    assert.deepEqual(driverNames().sort(), ['filesystem', 'inmemory']);
+  test('knows every built-in driver', () => {
+    assert.deepEqual(driverNames().sort(), ['filesystem', 'inmemory', 's3', 'swift']);
   });
 
   test('unknown names throw UnknownDriverError listing the known ones', () => {

@@ -1,9 +1,12 @@
 /**
  * The s3 driver against a real S3 API: the shared driver suite, then S3-specific checks (resumable
  * appends across sessions with small and part-sized writes and the hidden tail, a session that
- * died before close, cancel aborting the multipart upload, move through UploadPartCopy, the key
- * layout under `rootdirectory`, delete aborting uploads, presigned URLs fetched with plain
- * `fetch`), parameter validation, and a stopped endpoint failing fast with BackendUnavailableError.
+ * died before close, appending to a committed object, an outage in the middle of a write through a
+ * TCP proxy that drops connections, cancel aborting the multipart upload, move through
+ * UploadPartCopy, the key layout under `rootdirectory`, delete aborting uploads, presigned URLs
+ * fetched with plain `fetch`, readers released early, and, opt-in with BERTH_S3_LARGE_TEST=1, a
+ * blob above 5 GiB), parameter validation, and a stopped endpoint failing fast with
+ * BackendUnavailableError.
  *
  * The endpoint comes from BERTH_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY / _REGION (exported by
  * test/setup/30-swift.sh: OpenStack Swift's s3api on loopback). Each run creates its own bucket

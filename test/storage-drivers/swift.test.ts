@@ -184,6 +184,32 @@ function defineSwiftTests(authurl: string, username: string, password: string): 
       assert.deepEqual(await listNames(driver, 'move/'), []);
     });
 
+    test('an SLO larger than 5 GiB (Swift\'s copy limit) moves, reads and deletes', async () => {
+      // 5 manifest entries of a sub-manifest that lists one 50 MiB segment 21 times: 5250 MiB
+      // of content from 50 MiB of storage.
+      const driver = make({ prefix: 'huge' });
+      await driver.ready();
+      const session = '0000000000ab-0000000000cd';
+      const segment = `huge/segments/${session}/00000000`;
+      const sub = `huge/segments/${session}/m00000000`;
+      const segmentBytes = bytesOf(69, 0, 50 * MiB);
+      assert.equal((await swiftRequest(driver, 'PUT', segment, '', segmentBytes)).status, 201);
+      const subEntries = Array.from({ length: 21 }, () => ({ path: `/${container}/${segment}`, etag: null, size_bytes: 50 * MiB }));
+      assert.equal((await swiftRequest(driver, 'PUT', sub, '?multipart-manifest=put', JSON.stringify(subEntries))).status, 201);
+      const topEntries = Array.from({ length: 5 }, () => ({ path: `/${container}/${sub}`, etag: null, size_bytes: 21 * 50 * MiB }));
+      assert.equal((await swiftRequest(driver, 'PUT', 'huge/files/big', '?multipart-manifest=put', JSON.stringify(topEntries))).status, 201);
+      const size = 5 * 21 * 50 * MiB;
+      assert.ok(size > 5 * 1024 * MiB);
+      assert.equal((await driver.stat('/big')).size, size);
+      await driver.move('/big', '/moved/big');
+      assert.equal((await driver.stat('/moved/big')).size, size);
+      await assert.rejects(driver.stat('/big'), PathNotFoundError);
+      const at = size - 50 * MiB + 1234;
+      assert.ok((await readPath(driver, '/moved/big', { offset: at, length: 100 })).equals(segmentBytes.subarray(1234, 1334)));
+      await driver.delete('/moved');
+      assert.deepEqual(await listNames(driver, 'huge/'), [], 'the manifests and the segment are gone');
+    });
+
     test('listings are paged with markers (files and pseudo-directories)', async () => {
       const driver = createSwiftDriver({
         params: parseDriverParams('swift', swiftParamsSchema, { ...base, prefix: 'paging' }),
@@ -390,11 +416,17 @@ function bytesOf(seed: number, offset: number, length: number): Buffer {
 }
 
 /** A raw authenticated request to the driver's container (object name relative to it). */
-async function swiftRequest(driver: SwiftDriver, method: string, object: string, query = ''): Promise<Response> {
+async function swiftRequest(
+  driver: SwiftDriver,
+  method: string,
+  object: string,
+  query = '',
+  body?: Uint8Array | string,
+): Promise<Response> {
   const session = await driver.auth.session();
   const url = `${session.storageUrl}/${driver.container}/${object.split('/').map(encodeURIComponent).join('/')}${query}`;
-  const response = await fetch(url, { method, headers: { 'X-Auth-Token': session.token } });
-  if (method === 'HEAD' || response.status === 204) await response.body?.cancel();
+  const response = await fetch(url, { method, headers: { 'X-Auth-Token': session.token }, ...(body === undefined ? {} : { body }) });
+  if (method !== 'GET') await response.body?.cancel();
   return response;
 }
 
