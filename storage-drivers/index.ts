@@ -17,7 +17,8 @@ import type { StorageDriver } from './driver.js';
 import { createFilesystemDriver } from './filesystem/index.js';
 import { filesystemParamsSchema } from './filesystem/params.js';
 import { createInMemoryDriver } from './inmemory/index.js';
-import { createS3Driver, s3OptionsFromParams, s3ParamsSchema } from './s3/index.js';
+import { lazyDriver } from './lazy.js';
+import { s3OptionsFromParams, s3ParamsSchema } from './s3/params.js';
 import { createSwiftDriver, swiftParamsSchema } from './swift/index.js';
 
 /** Driver parameters as they come from the config: lowercase keys, untrusted values. */
@@ -94,7 +95,11 @@ export const DRIVER_FACTORIES: Readonly<Record<string, DriverFactory>> = {
     return { driver: createFilesystemDriver({ rootDirectory }), maxConcurrency: parsed.maxthreads };
   },
   // Building the client touches nothing (credentials and endpoint are used on the first request).
-  s3: (params) => ({ driver: createS3Driver(s3OptionsFromParams(parseDriverParams('s3', s3ParamsSchema, params))) }),
+  s3: (params) => {
+    const options = s3OptionsFromParams(parseDriverParams('s3', s3ParamsSchema, params));
+    // The AWS SDK is loaded on first use, so processes on other drivers never pay for it.
+    return { driver: lazyDriver('s3', async () => (await import('./s3/index.js')).createS3Driver(options)) };
+  },
   // Nothing touches Swift until the first call (auth and container creation are lazy).
   swift: (params) => ({ driver: createSwiftDriver({ params: parseDriverParams('swift', swiftParamsSchema, params) }) }),
 };

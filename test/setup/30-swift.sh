@@ -556,10 +556,13 @@ attempt_start() {
     proxy_conf "$ksproxy_port" keystone "$mc_port" "$ks_port" >"$etc/proxy-keystone.conf"
     rm -rf "$ksdir"
     write_keystone "$ks_port"
-    # Keystone's database takes a few seconds: it is built while Swift starts.
+    # Keystone's database takes a few seconds: it is built while Swift starts, and the server
+    # (which reads the database only when requests come) loads meanwhile.
     "$py" "$ksdir/boot.py" "$ksdir/keystone.conf" "$ksdir/keystone.db" "$keystone_admin_password" \
       "http://127.0.0.1:$ks_port/v3" </dev/null >"$logs/keystone-boot.log" 2>&1 &
     boot_pid=$!
+    "$py" "$ksdir/serve.py" "$ksdir/keystone.conf" "$ks_port" </dev/null >>"$logs/keystone.log" 2>&1 &
+    echo $! >"$run/keystone.pid"
   fi
 
   build_rings "$acct_port" "$cont_port" "$obj_port" || { echo "ring build failed" >&2; return 1; }
@@ -581,8 +584,6 @@ attempt_start() {
 
   if [ -n "$boot_pid" ]; then
     wait "$boot_pid" || { echo "keystone db_sync/bootstrap failed (see keystone-boot.log)" >&2; return 1; }
-    "$py" "$ksdir/serve.py" "$ksdir/keystone.conf" "$ks_port" </dev/null >>"$logs/keystone.log" 2>&1 &
-    echo $! >"$run/keystone.pid"
   fi
 
   for name in account-server container-server object-server proxy-server proxy-outage; do
