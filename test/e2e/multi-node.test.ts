@@ -1,0 +1,482 @@
+/**
+ * Two real Berth processes on one object store: for each backend (the s3 driver on Swift's s3api,
+ * the swift driver on Swift itself, both from test/setup/30-swift.sh) two instances share one
+ * bucket/container and prefix and one `http.secret`. Checked across the nodes, with no waiting
+ * in between:
+ *   - an image pushed through A with skopeo, and a two-platform index pushed through A over plain
+ *     HTTP, are pulled through B byte-identical (manifests by tag and digest, every blob; skopeo
+ *     copies B back into an OCI layout);
+ *   - a tag moved through one node is seen at once by the other (GET, HEAD, tags/list), several
+ *     times in both directions, after the other node has served the old target;
+ *   - deletes through one node (manifest by digest, tag, blob, upload cancel) are seen at once by
+ *     the other.
+ * Redirects are disabled so B streams every byte itself. Each backend gets a bucket/container of
+ * its own for this run, removed at the end.
+ *
+ * Without the environment a backend is skipped with the reason, except under CI=true, where that
+ * is a failure. skopeo missing: its part is skipped the same way (fails under CI=true).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestOptions } from 'node:test';
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createS3Client } from '../../storage-drivers/s3/index.js';
+import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
+import {
+  buildImage,
+  buildMultiPlatform,
+  MediaType,
+  parseObject,
+  pushImageOverHttp,
+  pushIndexOverHttp,
+  readLayoutBlob,
+  readLayoutRef,
+  sha256Digest,
+  writeOciLayout,
+  type Blob,
+  type BuiltImage,
+} from '../helpers/oci-image.js';
+
+const inCi = process.env.CI === 'true';
+const run = randomBytes(4).toString('hex');
+const SECRET = `multi-node-${randomBytes(12).toString('hex')}`;
+const ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');
+const REQUEST_TIMEOUT_MS = 30_000;
+
+function envVar(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Backends: where the two nodes keep their state, and how the test cleans it up.
+
+interface Backend {
+  readonly name: 's3' | 'swift';
+  /** Why the backend cannot run (its environment is missing), or undefined. */
+  readonly missing: string | undefined;
+  /** The `storage` section (driver part) for a prefix inside this run's bucket/container. */
+  storage(prefix: string): Record<string, unknown>;
+  prepare(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function s3Backend(): Backend {
+  const endpoint = envVar('BERTH_S3_ENDPOINT');
+  const accessKey = envVar('BERTH_S3_ACCESS_KEY');
+  const secretKey = envVar('BERTH_S3_SECRET_KEY');
+  const region = envVar('BERTH_S3_REGION') ?? 'us-east-1';
+  const bucket = `berth-mn-${run}`;
+  let client: S3Client | undefined;
+  const admin = (): S3Client => {
+    client ??= createS3Client({
+      bucket,
+      region,
+      endpoint: endpoint ?? '',
+      forcePathStyle: true,
+      credentials: { accessKeyId: accessKey ?? '', secretAccessKey: secretKey ?? '' },
+    });
+    return client;
+  };
+  return {
+    name: 's3',
+    missing:
+      endpoint === undefined || accessKey === undefined || secretKey === undefined
+        ? 'BERTH_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY are unset: no S3 endpoint (test/setup/30-swift.sh starts one; run through test/run.sh)'
+        : undefined,
+    storage: (prefix) => ({
+      s3: { bucket, region, regionendpoint: endpoint, accesskey: accessKey, secretkey: secretKey, forcepathstyle: true, rootdirectory: prefix },
+    }),
+    prepare: async () => {
+      await admin().send(new CreateBucketCommand({ Bucket: bucket }));
+    },
+    cleanup: async () => {
+      if (client === undefined) return;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const page = await admin().send(new ListObjectsV2Command({ Bucket: bucket }));
+        const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
+        const uploads = await admin().send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+        for (const u of uploads.Uploads ?? []) {
+          if (u.Key !== undefined && u.UploadId !== undefined) {
+            await admin().send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+          }
+        }
+        if (keys.length === 0) break;
+        await inBatches(keys, 8, (Key) => admin().send(new DeleteObjectCommand({ Bucket: bucket, Key })));
+        if (Date.now() > deadline) throw new Error(`bucket ${bucket} still not empty after 60 s`);
+      }
+      await admin().send(new DeleteBucketCommand({ Bucket: bucket }));
+      admin().destroy();
+    },
+  };
+}
+
+function swiftBackend(): Backend {
+  const authurl = envVar('BERTH_SWIFT_AUTH_URL');
+  const username = envVar('BERTH_SWIFT_USER');
+  const password = envVar('BERTH_SWIFT_KEY');
+  const container = `berth-mn-${run}`;
+  return {
+    name: 'swift',
+    missing:
+      authurl === undefined || username === undefined || password === undefined
+        ? 'BERTH_SWIFT_AUTH_URL/USER/KEY are unset: no Swift (test/setup/30-swift.sh starts one; run through test/run.sh)'
+        : undefined,
+    storage: (prefix) => ({ swift: { authurl, username, password, container, prefix } }),
+    // The driver creates the container on first use.
+    prepare: async () => undefined,
+    cleanup: async () => {
+      await removeSwiftContainer(authurl ?? '', username ?? '', password ?? '', container);
+    },
+  };
+}
+
+/** Deletes every object of a container (bounded), then the container; a missing one is fine. */
+async function removeSwiftContainer(authurl: string, username: string, password: string, container: string): Promise<void> {
+  const login = await fetch(authurl, { headers: { 'X-Auth-User': username, 'X-Auth-Key': password }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  await login.arrayBuffer();
+  const token = login.headers.get('x-auth-token');
+  const storageUrl = login.headers.get('x-storage-url');
+  if (login.status >= 300 || token === null || storageUrl === null) throw new Error(`swift login: ${login.status}`);
+  const base = `${storageUrl}/${container}`;
+  const headers = { 'X-Auth-Token': token };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = await fetch(`${base}?format=json&limit=1000`, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    if (list.status === 404) return;
+    const entries: unknown = list.status === 204 ? [] : await list.json();
+    const names = Array.isArray(entries)
+      ? entries.flatMap((e: unknown) => (typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string' ? [e.name] : []))
+      : [];
+    if (names.length === 0) break;
+    await inBatches(names, 8, async (name) => {
+      const res = await fetch(`${base}/${name.split('/').map(encodeURIComponent).join('/')}`, {
+        method: 'DELETE',
+        headers,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      await res.arrayBuffer();
+    });
+    if (Date.now() > deadline) throw new Error(`container ${container} still not empty after 60 s`);
+  }
+  const del = await fetch(base, { method: 'DELETE', headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  await del.arrayBuffer();
+}
+
+async function inBatches<T>(items: readonly T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
+}
+
+// ------------------------------------------------------------------------------------------------
+// HTTP against the nodes.
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init });
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** The first error code of a registry error body, or the body itself when it is not one. */
+function errorCode(reply: Reply): string {
+  try {
+    const errors = parseObject(reply.body).errors;
+    if (Array.isArray(errors)) {
+      const first: unknown = errors[0];
+      if (typeof first === 'object' && first !== null && 'code' in first && typeof first.code === 'string') return first.code;
+    }
+  } catch {
+    // not JSON
+  }
+  return `(no error code) ${reply.body.toString().slice(0, 200)}`;
+}
+
+function describeReply(what: string, reply: Reply): string {
+  return `${what} → ${reply.status} ${reply.body.toString().slice(0, 300)}`;
+}
+
+async function getManifest(node: BerthProcess, repo: string, ref: string, method = 'GET'): Promise<Reply> {
+  return call(`${node.url}/v2/${repo}/manifests/${ref}`, { method, headers: { accept: ACCEPT } });
+}
+
+async function assertManifest(node: BerthProcess, label: string, repo: string, ref: string, expected: Blob): Promise<void> {
+  const got = await getManifest(node, repo, ref);
+  assert.equal(got.status, 200, describeReply(`${label} GET ${repo}:${ref}`, got));
+  assert.ok(got.body.equals(expected.bytes), `${label}: ${repo}:${ref} bytes differ (got ${sha256Digest(got.body)}, want ${expected.digest})`);
+  assert.equal(got.headers.get('docker-content-digest'), expected.digest, `${label}: ${repo}:${ref} digest header`);
+  assert.equal(got.headers.get('content-type'), expected.mediaType, `${label}: ${repo}:${ref} content type`);
+  const head = await getManifest(node, repo, ref, 'HEAD');
+  assert.equal(head.status, 200, `${label} HEAD ${repo}:${ref}`);
+  assert.equal(head.headers.get('docker-content-digest'), expected.digest, `${label}: HEAD ${repo}:${ref} digest header`);
+}
+
+async function assertBlob(node: BerthProcess, label: string, repo: string, blob: Blob): Promise<void> {
+  const head = await call(`${node.url}/v2/${repo}/blobs/${blob.digest}`, { method: 'HEAD' });
+  assert.equal(head.status, 200, `${label} HEAD blob ${blob.digest}: ${head.status}`);
+  assert.equal(head.headers.get('content-length'), String(blob.size), `${label}: HEAD blob ${blob.digest} length`);
+  const got = await call(`${node.url}/v2/${repo}/blobs/${blob.digest}`);
+  assert.equal(got.status, 200, describeReply(`${label} GET blob ${blob.digest}`, got));
+  assert.equal(got.body.length, blob.size, `${label}: blob ${blob.digest} length`);
+  assert.equal(sha256Digest(got.body), blob.digest, `${label}: blob ${blob.digest} bytes differ`);
+}
+
+async function tagsOf(node: BerthProcess, repo: string): Promise<string[]> {
+  const got = await call(`${node.url}/v2/${repo}/tags/list`);
+  assert.equal(got.status, 200, describeReply(`tags/list ${repo}`, got));
+  const tags = parseObject(got.body).tags;
+  assert.ok(Array.isArray(tags), `tags/list ${repo}: ${got.body.toString()}`);
+  return tags.map(String).sort();
+}
+
+async function putManifest(node: BerthProcess, repo: string, ref: string, manifest: Blob): Promise<void> {
+  const got = await call(`${node.url}/v2/${repo}/manifests/${ref}`, {
+    method: 'PUT',
+    headers: { 'content-type': manifest.mediaType },
+    body: new Uint8Array(manifest.bytes),
+  });
+  assert.equal(got.status, 201, describeReply(`PUT ${repo}:${ref}`, got));
+  assert.equal(got.headers.get('docker-content-digest'), manifest.digest);
+}
+
+// ------------------------------------------------------------------------------------------------
+// skopeo
+
+interface SkopeoResult {
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+function skopeo(args: readonly string[], timeout = 60_000): Promise<SkopeoResult> {
+  return new Promise((resolveRun, reject) => {
+    execFile('skopeo', ['--insecure-policy', ...args], { timeout, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number' && error.killed !== true) {
+        reject(error);
+        return;
+      }
+      resolveRun({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stderr: String(stderr) });
+    });
+  });
+}
+
+async function haveSkopeo(): Promise<boolean> {
+  try {
+    return (await skopeo(['--version'], 10_000)).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function mustSkopeo(args: readonly string[]): Promise<void> {
+  const result = await skopeo(args);
+  assert.equal(result.code, 0, `skopeo ${args.join(' ')} exited ${String(result.code)}:\n${result.stderr}`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The suite, once per backend.
+
+const skopeoAvailable = await haveSkopeo();
+
+for (const backend of [s3Backend(), swiftBackend()]) {
+  if (backend.missing !== undefined) {
+    if (inCi) {
+      test(`multi-node on ${backend.name}: the backend is available in CI`, () => {
+        assert.fail(`CI=true but ${backend.missing ?? ''}`);
+      });
+    } else {
+      test(`multi-node on ${backend.name}`, { skip: backend.missing }, () => undefined);
+    }
+    continue;
+  }
+  defineSuite(backend);
+}
+
+function defineSuite(backend: Backend): void {
+  describe(`two Berth nodes on one ${backend.name} store`, { timeout: 150_000 }, () => {
+    let a: BerthProcess | undefined;
+    let b: BerthProcess | undefined;
+    let work = '';
+    const nodes = (): [BerthProcess, BerthProcess] => {
+      if (a === undefined || b === undefined) assert.fail('the nodes did not start');
+      return [a, b];
+    };
+    /** A test whose failure message ends with the tail of both nodes' logs. */
+    const nodeTest = (name: string, options: TestOptions, fn: () => Promise<void>): void => {
+      test(name, options, async () => {
+        try {
+          await fn();
+        } catch (error) {
+          if (error instanceof Error) {
+            error.message += `\n--- node A log:\n${a?.output().slice(-3000) ?? ''}\n--- node B log:\n${b?.output().slice(-3000) ?? ''}`;
+          }
+          throw error;
+        }
+      });
+    };
+
+    before(async () => {
+      work = await mkdtemp(join(tmpdir(), `berth-mn-${backend.name}-`));
+      await backend.prepare();
+      const config = {
+        storage: {
+          ...backend.storage(`mn-${run}`),
+          delete: { enabled: true },
+          redirect: { disable: true },
+          maintenance: { uploadpurging: { enabled: false } },
+        },
+        http: { secret: SECRET },
+      };
+      [a, b] = await Promise.all([startBerth({ config }), startBerth({ config })]);
+    });
+
+    after(async () => {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await backend.cleanup();
+      if (work !== '') await rm(work, { recursive: true, force: true });
+    });
+
+    nodeTest(
+      'an image pushed through A with skopeo is pulled through B byte-identical',
+      { skip: skopeoAvailable || inCi ? false : 'skopeo is not installed (test/setup/10-skopeo.sh installs it)', timeout: 90_000 },
+      async () => {
+        assert.ok(skopeoAvailable, 'CI=true but skopeo is not installed');
+        const [nodeA, nodeB] = nodes();
+        const image = buildImage({ layerSizes: [3 * 1024 * 1024 + 17, 40 * 1024] });
+        const layout = join(work, 'layout');
+        await writeOciLayout(layout, image.blobs, [{ tag: 'v1', target: image.manifest }]);
+        const repo = `mn/skopeo-${backend.name}`;
+        await mustSkopeo(['copy', '--dest-tls-verify=false', '--format', 'oci', `oci:${layout}:v1`, `docker://${nodeA.host}/${repo}:v1`]);
+
+        await assertManifest(nodeB, 'B', repo, 'v1', image.manifest);
+        await assertManifest(nodeB, 'B', repo, image.manifest.digest, image.manifest);
+        for (const blob of [...image.layers, image.config]) await assertBlob(nodeB, 'B', repo, blob);
+
+        const pulled = join(work, 'pulled');
+        await mustSkopeo(['copy', '--src-tls-verify=false', `docker://${nodeB.host}/${repo}:v1`, `oci:${pulled}:back`]);
+        assert.equal((await readLayoutRef(pulled, 'back')).digest, image.manifest.digest, 'skopeo from B: manifest digest');
+        for (const blob of image.blobs) {
+          assert.ok((await readLayoutBlob(pulled, blob.digest)).equals(blob.bytes), `skopeo from B: blob ${blob.digest} differs`);
+        }
+      },
+    );
+
+    nodeTest('a two-platform index pushed through A over HTTP is served by B byte-identical', {}, async () => {
+      const [nodeA, nodeB] = nodes();
+      const built = buildMultiPlatform(undefined, { layerSizes: [1024 * 1024 + 5, 20 * 1024] });
+      const repo = `mn/index-${backend.name}`;
+      await pushIndexOverHttp(nodeA.url, repo, 'multi', built);
+      await assertManifest(nodeB, 'B', repo, 'multi', built.index);
+      for (const image of built.images) {
+        await assertManifest(nodeB, 'B', repo, image.manifest.digest, image.manifest);
+        for (const blob of [...image.layers, image.config]) await assertBlob(nodeB, 'B', repo, blob);
+      }
+      assert.deepEqual(await tagsOf(nodeB, repo), ['multi']);
+    });
+
+    nodeTest('a tag moved through one node is seen at once by the other', {}, async () => {
+      const [nodeA, nodeB] = nodes();
+      const repo = `mn/tags-${backend.name}`;
+      const images: BuiltImage[] = [buildImage({ layers: 1 }), buildImage({ layers: 1 })];
+      const [first, second] = images as [BuiltImage, BuiltImage];
+      await pushImageOverHttp(nodeA.url, repo, 'latest', first);
+      await pushImageOverHttp(nodeA.url, repo, second.manifest.digest, second);
+      // B serves the first target (so anything it might cache is primed), then the tag moves.
+      await assertManifest(nodeB, 'B', repo, 'latest', first.manifest);
+      const moves: Array<[BerthProcess, BerthProcess, BuiltImage, string]> = [
+        [nodeA, nodeB, second, 'moved on A, read on B'],
+        [nodeB, nodeA, first, 'moved on B, read on A'],
+        [nodeA, nodeB, first, 'rewritten unchanged on A, read on B'],
+        [nodeB, nodeA, second, 'moved on B, read on A'],
+        [nodeA, nodeB, first, 'moved on A, read on B'],
+        [nodeB, nodeA, second, 'moved on B, read on A'],
+      ];
+      let current = first;
+      for (const [writer, reader, image, label] of moves) {
+        await assertManifest(reader, `${label} (before)`, repo, 'latest', current.manifest);
+        await putManifest(writer, repo, 'latest', image.manifest);
+        await assertManifest(reader, `${label} (right after the PUT)`, repo, 'latest', image.manifest);
+        current = image;
+      }
+      await putManifest(nodeB, repo, 'v2', second.manifest);
+      assert.deepEqual(await tagsOf(nodeA, repo), ['latest', 'v2'], 'A lists the tag B just created');
+      assert.deepEqual(await tagsOf(nodeB, repo), ['latest', 'v2']);
+    });
+
+    nodeTest('deletes through one node are seen at once by the other', {}, async () => {
+      const [nodeA, nodeB] = nodes();
+      const repo = `mn/delete-${backend.name}`;
+      const doomed = buildImage({ layers: 1 });
+      const kept = buildImage({ layers: 1 });
+      await pushImageOverHttp(nodeA.url, repo, 'gone', doomed);
+      await putManifest(nodeA, repo, 'also-gone', doomed.manifest);
+      await pushImageOverHttp(nodeA.url, repo, 'kept', kept);
+      await pushImageOverHttp(nodeA.url, repo, 'untag-me', kept);
+
+      // Both nodes have served everything once.
+      for (const node of [nodeA, nodeB]) {
+        await assertManifest(node, 'primed', repo, doomed.manifest.digest, doomed.manifest);
+        await assertManifest(node, 'primed', repo, 'gone', doomed.manifest);
+        await assertBlob(node, 'primed', repo, doomed.layers[0] ?? assert.fail('no layer'));
+      }
+
+      // Manifest by digest, through A: B loses the manifest and both tags on it.
+      const del = await call(`${nodeA.url}/v2/${repo}/manifests/${doomed.manifest.digest}`, { method: 'DELETE' });
+      assert.equal(del.status, 202, describeReply('DELETE manifest on A', del));
+      for (const ref of [doomed.manifest.digest, 'gone', 'also-gone']) {
+        const got = await getManifest(nodeB, repo, ref);
+        assert.equal(got.status, 404, describeReply(`B GET ${ref} after the delete on A`, got));
+        assert.equal(errorCode(got), 'MANIFEST_UNKNOWN');
+        assert.equal((await getManifest(nodeB, repo, ref, 'HEAD')).status, 404, `B HEAD ${ref} after the delete on A`);
+      }
+      assert.deepEqual(await tagsOf(nodeB, repo), ['kept', 'untag-me']);
+
+      // A tag only, through B: A loses the tag, the manifest stays.
+      const untag = await call(`${nodeB.url}/v2/${repo}/manifests/untag-me`, { method: 'DELETE' });
+      assert.equal(untag.status, 202, describeReply('DELETE tag on B', untag));
+      const untagged = await getManifest(nodeA, repo, 'untag-me');
+      assert.equal(untagged.status, 404, describeReply('A GET the tag B deleted', untagged));
+      assert.deepEqual(await tagsOf(nodeA, repo), ['kept']);
+      await assertManifest(nodeA, 'A after the untag', repo, kept.manifest.digest, kept.manifest);
+
+      // A blob, through B: A no longer serves it.
+      const layer = doomed.layers[0] ?? assert.fail('no layer');
+      const blobDel = await call(`${nodeB.url}/v2/${repo}/blobs/${layer.digest}`, { method: 'DELETE' });
+      assert.equal(blobDel.status, 202, describeReply('DELETE blob on B', blobDel));
+      const head = await call(`${nodeA.url}/v2/${repo}/blobs/${layer.digest}`, { method: 'HEAD' });
+      assert.equal(head.status, 404, `A HEAD the blob B deleted: ${head.status}`);
+      const get = await call(`${nodeA.url}/v2/${repo}/blobs/${layer.digest}`);
+      assert.equal(get.status, 404, describeReply('A GET the blob B deleted', get));
+      assert.equal(errorCode(get), 'BLOB_UNKNOWN');
+
+      // An upload started on A and cancelled on B is gone for A.
+      const start = await call(`${nodeA.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+      assert.equal(start.status, 202, describeReply('POST upload on A', start));
+      const location = new URL(start.headers.get('location') ?? assert.fail('no Location'), nodeA.url);
+      const onB = `${nodeB.url}${location.pathname}${location.search}`;
+      const onA = `${nodeA.url}${location.pathname}${location.search}`;
+      assert.equal((await call(onB)).status, 204, 'B knows the upload A started');
+      const cancel = await call(onB, { method: 'DELETE' });
+      assert.equal(cancel.status, 204, describeReply('DELETE upload on B', cancel));
+      const status = await call(onA);
+      assert.equal(status.status, 404, describeReply('A GET the upload B cancelled', status));
+      assert.equal(errorCode(status), 'BLOB_UPLOAD_UNKNOWN');
+    });
+
+  });
+}
