@@ -52,6 +52,8 @@ export class FilesystemWriter implements FileWriter {
   /** Set once commit, close or cancel succeeded; a failed commit/close still allows cancel. */
   #done = false;
   #size: number;
+  /** Size when this writer was opened. */
+  readonly #openedSize: number;
   #writing = false;
   /** Bytes written since the last background flush started. */
   #unflushed = 0;
@@ -68,6 +70,7 @@ export class FilesystemWriter implements FileWriter {
   ) {
     this.#file = file;
     this.#size = size;
+    this.#openedSize = size;
   }
 
   get size(): number {
@@ -167,9 +170,21 @@ export class FilesystemWriter implements FileWriter {
   async close(): Promise<void> {
     const file = this.openFile('close');
     this.#file = undefined;
-    await this.#flushing;
-    await fsCall(this.driverName, 'close', this.path, 'io', () => file.close());
     this.#done = true;
+    // A chunked upload opens a writer per chunk, so no single session reaches FLUSH_EVERY_BYTES:
+    // when this session carried the file across a flush boundary, flush in the background (the
+    // data is already visible to the next writer; commit() does the sync durability relies on).
+    const crossed = Math.floor(this.#size / FLUSH_EVERY_BYTES) > Math.floor(this.#openedSize / FLUSH_EVERY_BYTES);
+    if (!crossed && this.#flushing === undefined) {
+      await fsCall(this.driverName, 'close', this.path, 'io', () => file.close());
+      return;
+    }
+    const flushing = this.#flushing;
+    void (async () => {
+      await flushing;
+      if (crossed) await file.datasync().catch(() => undefined);
+      await file.close().catch(() => undefined);
+    })();
   }
 
   async cancel(): Promise<void> {

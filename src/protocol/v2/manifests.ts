@@ -15,6 +15,7 @@ import type { RepoContext } from './context.js';
 import { acceptedTypes, contentLength, endEmpty } from './headers.js';
 
 const LIST_TYPES = [MediaTypes.dockerManifestList, MediaTypes.ociIndex] as const;
+const IMAGE_TYPES: readonly string[] = [MediaTypes.dockerSchema2, MediaTypes.ociManifest];
 
 function manifestUnknown(reference: string, message?: string): RegistryError {
   return new RegistryError('MANIFEST_UNKNOWN', {
@@ -60,8 +61,15 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
   }
   if (stored.kind !== 'index' || !found.byTag || accepted.size === 0 || accepted.has('*/*')) return found;
   if (accepted.has(stored.mediaType) || LIST_TYPES.some((t) => accepted.has(t))) return found;
+  // A client that takes any image manifest type takes the other one too in practice: imgadm
+  // 3.8–3.9.4 accepts only Docker schema2 but parses OCI image manifests, and most multi-arch
+  // images today are OCI indexes of OCI manifests.
+  const acceptsImages = IMAGE_TYPES.some((t) => accepted.has(t));
   const child = stored.manifests.find(
-    (m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64' && accepted.has(m.mediaType),
+    (m) =>
+      m.platform?.os === 'linux' &&
+      m.platform.architecture === 'amd64' &&
+      (accepted.has(m.mediaType) || (acceptsImages && IMAGE_TYPES.includes(m.mediaType))),
   );
   if (child === undefined) {
     throw manifestUnknown(found.digest.digest, 'manifest list found, but the client accepts no list type and no linux/amd64 image matches');
