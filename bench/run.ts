@@ -27,7 +27,8 @@ import { MiB, workloads, type WorkloadContext, type WorkloadName } from './lib/w
 const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to <repo>/dist/bench/run.js; the repo root is two levels up.
 const repoRoot = resolve(here, '..', '..');
-const defaultBerthCmd = `node ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
+// The V8 flag Berth's launchers (npm start, the Docker image, the berth bin) run it with.
+const defaultBerthCmd = `node --max-semi-space-size=8 ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
 
 /** Total time that re-measurements of noisy samples may add to one run. */
 const RETRY_BUDGET_S = 180;

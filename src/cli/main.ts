@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
  * `berth version`. The config path may also come from BERTH_CONFIG.
