@@ -36,7 +36,7 @@ export interface FilesystemDriverOptions {
 }
 
 /** Default read size of reader streams. */
-export const DEFAULT_READ_CHUNK_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 
 export function createFilesystemDriver(options: FilesystemDriverOptions): StorageDriver {
   const paths = createPathMapper(NAME, options.rootDirectory);

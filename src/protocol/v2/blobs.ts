@@ -2,11 +2,11 @@
  * Blob endpoints: HEAD/GET (with single Range, optional redirect to the backend) and DELETE.
  * Bytes are streamed from the driver to the socket, never buffered.
  */
-import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
 import { endEmpty, parseRangeHeader } from './headers.js';
+import { sendStream } from './send-stream.js';
 
 export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {
   const { req, res, deps, name } = ctx;
@@ -49,7 +49,7 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
   }
   const stream = await deps.registry.blobs.open(digest, { offset: start, length, signal: ctx.signal });
   res.flushHeaders();
-  await pipeline(stream, res);
+  await sendStream(stream, res);
 }
 
 export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<void> {
