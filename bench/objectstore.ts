@@ -39,7 +39,8 @@ import { attachSwift, backendCeiling, startSwift, swiftCpuSeconds, SwiftAdmin, t
 const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to <repo>/dist/bench/objectstore.js; the repo root is two levels up.
 const repoRoot = resolve(here, '..', '..');
-const defaultBerthCmd = `node ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
+// The V8 flag Berth's launchers (npm start, the Docker image, the berth bin) run it with, as in run.ts.
+const defaultBerthCmd = `node --max-semi-space-size=8 ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
 /** Total time re-measurements of busy samples may add to one run. */
 const RETRY_BUDGET_S = 240;
 
