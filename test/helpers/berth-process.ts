@@ -49,6 +49,17 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startBerth(options: StartOptions = {}): Promise<BerthProcess> {
+  // Two concurrent starts can be handed the same free port; the loser exits with EADDRINUSE.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || options.port !== undefined || !String(error).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startOnce(options: StartOptions): Promise<BerthProcess> {
   const workDir = await mkdtemp(join(tmpdir(), 'berth-e2e-'));
   const rootDir = options.rootDir ?? join(workDir, 'data');
   const port = options.port ?? (await freePort());
@@ -84,6 +95,9 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The answer may have come from another process on the same port: make sure ours is alive.
+  await new Promise((r) => setTimeout(r, 100));
+  if (child.exitCode !== null) throw new Error(`berth exited early (${child.exitCode}):\n${output}`);
   const kill = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill(signal);
