@@ -37,7 +37,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { AccessController, Principal } from '../auth/access.js';
@@ -66,6 +65,7 @@ import type {
   V1ImageInput,
 } from './schema.js';
 import { TranslationError, translate } from './translate.js';
+import { sendStream } from '../server/send-stream.js';
 
 export interface SmartOsDeps {
   readonly registry: Registry;
@@ -722,7 +722,7 @@ function imgapiRouter(service: SmartOsService): Router {
     });
     const stream = await registry.blobs.open(digest, { signal: controller.signal });
     res.flushHeaders();
-    await pipeline(stream, res);
+    await sendStream(stream, res);
   });
 
   router.use((req: Request) => {

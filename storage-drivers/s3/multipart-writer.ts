@@ -216,13 +216,20 @@ export async function openMultipartWriter(
   append: boolean,
 ): Promise<MultipartWriter> {
   try {
-    const uploads = await listUploads(context, key, (candidate) => candidate === key);
     if (!append) {
+      // The tail and the uploads are independent objects: drop the tail while listing.
+      const [uploads] = await Promise.all([
+        listUploads(context, key, (candidate) => candidate === key),
+        context.client.send(new DeleteObjectCommand({ Bucket: context.bucket, Key: key + TAIL_SUFFIX })),
+      ]);
       for (const upload of uploads) await abortUpload(context, key, upload.uploadId);
-      await context.client.send(new DeleteObjectCommand({ Bucket: context.bucket, Key: key + TAIL_SUFFIX }));
       return new MultipartWriter(context, path, key, undefined, [], undefined, false);
     }
-    const tail = await readTail(context, key + TAIL_SUFFIX);
+    // One round trip for both: the uploads on the key and the tail (which names its upload).
+    const [uploads, tail] = await Promise.all([
+      listUploads(context, key, (candidate) => candidate === key),
+      readTail(context, key + TAIL_SUFFIX),
+    ]);
     const chosen =
       uploads.find((upload) => upload.uploadId === tail?.uploadId) ??
       uploads.reduce<Upload | undefined>((newest, upload) => (newest === undefined || upload.initiated > newest.initiated ? upload : newest), undefined);

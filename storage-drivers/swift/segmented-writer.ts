@@ -44,6 +44,10 @@ export interface StoredSegment {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Bytes gathered from the source before they are handed to fetch as one chunk. */
+const COALESCE_BYTES = 1024 * 1024;
+/** How long gathering waits for the source while it already holds bytes (milliseconds). */
+const GATHER_MS = 20;
 /** Parallel requests when deleting many objects one by one. */
 const DELETE_CONCURRENCY = 8;
 
@@ -358,25 +362,40 @@ class SegmentedWriter implements FileWriter {
     const md5 = createHash('md5');
     let size = 0;
     let pendingFirst: Uint8Array | undefined = first;
+    /** The source ended, failed or went idle: the segment ends after what was gathered. */
+    let drained = false;
     let watchdog: Watchdog | undefined;
+    // Each chunk handed to fetch costs a round through its body machinery, so the source's small
+    // chunks (64 KiB off a socket) are gathered into pieces of about COALESCE_BYTES first.
     const body = new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
-          let piece: Uint8Array | undefined | typeof IDLE;
+          const pieces: Uint8Array[] = [];
+          let gathered = 0;
           if (pendingFirst !== undefined) {
-            piece = pendingFirst;
+            pieces.push(pendingFirst);
+            gathered = pendingFirst.byteLength;
             pendingFirst = undefined;
-          } else if (size >= chunkSize) {
-            piece = undefined;
-          } else {
-            watchdog?.pause(); // waiting on the source, not on Swift
-            piece = await feeder.take(chunkSize - size, segmentIdleMs);
           }
-          if (piece === undefined || piece === IDLE) {
+          while (!drained && gathered < COALESCE_BYTES && size + gathered < chunkSize) {
+            watchdog?.pause(); // waiting on the source, not on Swift
+            // With bytes in hand, wait only briefly for more: a slow source still reaches Swift.
+            const wait = gathered === 0 ? segmentIdleMs : Math.min(segmentIdleMs, GATHER_MS);
+            const piece = await feeder.take(chunkSize - size - gathered, wait);
+            if (piece === IDLE && gathered > 0) break;
+            if (piece === undefined || piece === IDLE) {
+              drained = true;
+            } else {
+              pieces.push(piece);
+              gathered += piece.byteLength;
+            }
+          }
+          if (gathered === 0) {
             controller.close();
           } else {
+            const piece = pieces.length === 1 ? (pieces[0] ?? EMPTY) : Buffer.concat(pieces, gathered);
             md5.update(piece);
-            size += piece.byteLength;
+            size += gathered;
             controller.enqueue(piece);
           }
           watchdog?.kick();

@@ -4,13 +4,13 @@
  * to the storage backend when redirects are on — imgadm follows 302 only), and the push side:
  * PUT json, layer (streamed) and checksum. An image is pullable only once its checksum verified.
  */
-import { pipeline } from 'node:stream/promises';
 import { EMPTY_GZIP_TAR } from '../../core/bridge/v1-chain.js';
 import { notFound } from '../../core/v1/images.js';
 import type { V1ImageView } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertWritable, authorizeImage, type V1Context } from './context.js';
 import { immutable, isDockerBefore010, notModified, parseRange, readBody, sendBytes, sendJson, sendTrue } from './http.js';
+import { sendStream } from '../../server/send-stream.js';
 
 /** A pullable image (complete), after the access check. */
 async function pullable(ctx: V1Context, id: string): Promise<V1ImageView> {
@@ -86,7 +86,7 @@ export async function getImageLayer(ctx: V1Context, id: string): Promise<void> {
   }
   const stream = await deps.registry.blobs.open(layer.digest, { offset: start, length, signal: ctx.signal });
   res.flushHeaders();
-  await pipeline(stream, res);
+  await sendStream(stream, res);
 }
 
 export async function putImageJson(ctx: V1Context, id: string): Promise<void> {

@@ -6,7 +6,7 @@ import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
 import { endEmpty, parseRangeHeader } from './headers.js';
-import { sendStream } from './send-stream.js';
+import { sendStream } from '../../server/send-stream.js';
 
 export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {
   const { req, res, deps, name } = ctx;
