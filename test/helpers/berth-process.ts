@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,8 @@ export interface StartOptions {
   readonly config?: Record<string, unknown>;
   readonly env?: Record<string, string>;
   readonly port?: number;
+  /** The config enables TLS: probe and report an https URL (the probe accepts any certificate). */
+  readonly tls?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -79,13 +82,13 @@ async function startOnce(options: StartOptions): Promise<BerthProcess> {
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls === true ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth exited early (${child.exitCode}):\n${output}`);
     try {
-      const res = await fetch(`${url}/v2/`);
-      if (res.status === 200 || res.status === 401) break;
+      const status = options.tls === true ? await probeTls(port) : (await fetch(`${url}/v2/`)).status;
+      if (status === 200 || status === 401) break;
     } catch {
       // not listening yet
     }
@@ -117,4 +120,17 @@ async function startOnce(options: StartOptions): Promise<BerthProcess> {
     },
     kill,
   };
+}
+
+/** GET /v2/ over TLS without verifying the (test) certificate; resolves with the status. */
+function probeTls(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
 }
