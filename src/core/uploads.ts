@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { StorageDriver } from '../../storage-drivers/driver.js';
+import type { FileWriter, StorageDriver } from '../../storage-drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import type { BlobStore } from './blob-store.js';
 import { hashToDigest, newHash, type Algorithm, type ParsedDigest } from './digest.js';
@@ -77,25 +77,13 @@ export class UploadStore {
   /** Appends a chunk (PATCH); returns the new size. */
   async append(name: string, id: string, source: Readable, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(lockKey(name, id), async () => {
-      await this.get(name, id);
       const key = lockKey(name, id);
-      const writer = await this.driver.writer(paths.uploadData(name, id), { append: true });
-      const startSize = writer.size;
-      if (options.start !== undefined && options.start !== startSize) {
-        await writer.close();
-        throw rangeInvalid(startSize);
-      }
-      const hash = this.hashes.take(key, startSize, 'sha256') ?? (startSize === 0 ? newHash('sha256') : undefined);
-      const counter = { bytes: 0 };
-      try {
-        await writer.write(this.tap(source, hash, counter, startSize, options.length), options.signal);
-      } catch (error) {
-        await writer.close().catch(() => undefined);
-        throw error;
-      }
-      await writer.close();
-      if (hash !== undefined) this.hashes.put(key, { algorithm: 'sha256', hash, offset: startSize + counter.bytes });
-      return startSize + counter.bytes;
+      const chunk = await this.openChunk(name, id, 'sha256', options);
+      const written = await this.writeChunk(chunk, source, options);
+      await chunk.writer.close();
+      const size = chunk.startSize + written;
+      if (chunk.hash !== undefined) this.hashes.put(key, { algorithm: 'sha256', hash: chunk.hash, offset: size });
+      return size;
     });
   }
 
@@ -111,28 +99,12 @@ export class UploadStore {
     options: AppendOptions = {},
   ): Promise<{ size: number }> {
     return this.locks.run(lockKey(name, id), async () => {
-      await this.get(name, id);
-      const key = lockKey(name, id);
       const dataPath = paths.uploadData(name, id);
-      const writer = await this.driver.writer(dataPath, { append: true });
-      const startSize = writer.size;
-      if (options.start !== undefined && options.start !== startSize) {
-        await writer.close();
-        throw rangeInvalid(startSize);
-      }
-      let hash: Hash | undefined =
-        this.hashes.take(key, startSize, digest.algorithm) ?? (startSize === 0 ? newHash(digest.algorithm) : undefined);
-      const counter = { bytes: 0 };
-      if (source !== undefined) {
-        try {
-          await writer.write(this.tap(source, hash, counter, startSize, options.length), options.signal);
-        } catch (error) {
-          await writer.close().catch(() => undefined);
-          throw error;
-        }
-      }
-      await writer.commit();
-      const size = startSize + counter.bytes;
+      const chunk = await this.openChunk(name, id, digest.algorithm, options);
+      const written = source === undefined ? 0 : await this.writeChunk(chunk, source, options);
+      await chunk.writer.commit();
+      const size = chunk.startSize + written;
+      let hash = chunk.hash;
       if (hash === undefined) hash = await this.rehash(dataPath, digest.algorithm, options.signal);
       const computed = hashToDigest(digest.algorithm, hash);
       if (computed !== digest.digest) {
@@ -155,6 +127,34 @@ export class UploadStore {
       this.hashes.delete(lockKey(name, id));
       await deleteIfExists(this.driver, paths.uploadDir(name, id));
     });
+  }
+
+  /**
+   * Opens the upload's writer for one request: checks the session, that a Content-Range starts at
+   * the current end, and takes the live hash if this process has one at exactly that offset.
+   */
+  private async openChunk(name: string, id: string, algorithm: Algorithm, options: AppendOptions): Promise<OpenChunk> {
+    await this.get(name, id);
+    const writer = await this.driver.writer(paths.uploadData(name, id), { append: true });
+    const startSize = writer.size;
+    if (options.start !== undefined && options.start !== startSize) {
+      await writer.close();
+      throw rangeInvalid(startSize);
+    }
+    const hash = this.hashes.take(lockKey(name, id), startSize, algorithm) ?? (startSize === 0 ? newHash(algorithm) : undefined);
+    return { writer, startSize, hash };
+  }
+
+  /** Streams one request body into the upload; on failure the writer is closed, keeping what landed. */
+  private async writeChunk(chunk: OpenChunk, source: Readable, options: AppendOptions): Promise<number> {
+    const counter = { bytes: 0 };
+    try {
+      await chunk.writer.write(this.tap(source, chunk.hash, counter, chunk.startSize, options.length), options.signal);
+    } catch (error) {
+      await chunk.writer.close().catch(() => undefined);
+      throw error;
+    }
+    return counter.bytes;
   }
 
   private async rehash(path: string, algorithm: Algorithm, signal: AbortSignal | undefined): Promise<Hash> {
@@ -192,6 +192,12 @@ export class UploadStore {
       });
     }
   }
+}
+
+interface OpenChunk {
+  readonly writer: FileWriter;
+  readonly startSize: number;
+  readonly hash: Hash | undefined;
 }
 
 function lockKey(name: string, id: string): string {

@@ -213,7 +213,7 @@ describe('docker/Dockerfile: build, run, push and pull Berth as a container', { 
     assert.equal(config.User, 'berth:berth');
     assert.deepEqual(Object.keys(config.ExposedPorts ?? {}), ['5000/tcp']);
     assert.deepEqual(Object.keys(config.Volumes ?? {}), ['/var/lib/berth']);
-    assert.deepEqual(config.Entrypoint, ['node', '/app/dist/src/cli/main.js']);
+    assert.deepEqual(config.Entrypoint, ['node', '--max-semi-space-size=8', '/app/dist/src/cli/main.js']);
     assert.deepEqual(config.Cmd, ['serve', '/etc/berth/config.yml']);
     assert.ok(config.Env?.includes('NODE_ENV=production'));
     assert.equal(config.Healthcheck?.Test?.[0], 'CMD');
