@@ -23,17 +23,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestOptions } from 'node:test';
-import {
-  AbortMultipartUploadCommand,
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { createS3Client } from '../../storage-drivers/s3/index.js';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
+import { s3Backend, swiftBackend, type Backend } from '../helpers/object-backends.js';
 import {
   buildImage,
   buildMultiPlatform,
@@ -54,131 +45,6 @@ const run = randomBytes(4).toString('hex');
 const SECRET = `multi-node-${randomBytes(12).toString('hex')}`;
 const ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');
 const REQUEST_TIMEOUT_MS = 30_000;
-
-function envVar(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Backends: where the two nodes keep their state, and how the test cleans it up.
-
-interface Backend {
-  readonly name: 's3' | 'swift';
-  /** Why the backend cannot run (its environment is missing), or undefined. */
-  readonly missing: string | undefined;
-  /** The `storage` section (driver part) for a prefix inside this run's bucket/container. */
-  storage(prefix: string): Record<string, unknown>;
-  prepare(): Promise<void>;
-  cleanup(): Promise<void>;
-}
-
-function s3Backend(): Backend {
-  const endpoint = envVar('BERTH_S3_ENDPOINT');
-  const accessKey = envVar('BERTH_S3_ACCESS_KEY');
-  const secretKey = envVar('BERTH_S3_SECRET_KEY');
-  const region = envVar('BERTH_S3_REGION') ?? 'us-east-1';
-  const bucket = `berth-mn-${run}`;
-  let client: S3Client | undefined;
-  const admin = (): S3Client => {
-    client ??= createS3Client({
-      bucket,
-      region,
-      endpoint: endpoint ?? '',
-      forcePathStyle: true,
-      credentials: { accessKeyId: accessKey ?? '', secretAccessKey: secretKey ?? '' },
-    });
-    return client;
-  };
-  return {
-    name: 's3',
-    missing:
-      endpoint === undefined || accessKey === undefined || secretKey === undefined
-        ? 'BERTH_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY are unset: no S3 endpoint (test/setup/30-swift.sh starts one; run through test/run.sh)'
-        : undefined,
-    storage: (prefix) => ({
-      s3: { bucket, region, regionendpoint: endpoint, accesskey: accessKey, secretkey: secretKey, forcepathstyle: true, rootdirectory: prefix },
-    }),
-    prepare: async () => {
-      await admin().send(new CreateBucketCommand({ Bucket: bucket }));
-    },
-    cleanup: async () => {
-      if (client === undefined) return;
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const page = await admin().send(new ListObjectsV2Command({ Bucket: bucket }));
-        const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key]));
-        const uploads = await admin().send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-        for (const u of uploads.Uploads ?? []) {
-          if (u.Key !== undefined && u.UploadId !== undefined) {
-            await admin().send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-          }
-        }
-        if (keys.length === 0) break;
-        await inBatches(keys, 8, (Key) => admin().send(new DeleteObjectCommand({ Bucket: bucket, Key })));
-        if (Date.now() > deadline) throw new Error(`bucket ${bucket} still not empty after 60 s`);
-      }
-      await admin().send(new DeleteBucketCommand({ Bucket: bucket }));
-      admin().destroy();
-    },
-  };
-}
-
-function swiftBackend(): Backend {
-  const authurl = envVar('BERTH_SWIFT_AUTH_URL');
-  const username = envVar('BERTH_SWIFT_USER');
-  const password = envVar('BERTH_SWIFT_KEY');
-  const container = `berth-mn-${run}`;
-  return {
-    name: 'swift',
-    missing:
-      authurl === undefined || username === undefined || password === undefined
-        ? 'BERTH_SWIFT_AUTH_URL/USER/KEY are unset: no Swift (test/setup/30-swift.sh starts one; run through test/run.sh)'
-        : undefined,
-    storage: (prefix) => ({ swift: { authurl, username, password, container, prefix } }),
-    // The driver creates the container on first use.
-    prepare: async () => undefined,
-    cleanup: async () => {
-      await removeSwiftContainer(authurl ?? '', username ?? '', password ?? '', container);
-    },
-  };
-}
-
-/** Deletes every object of a container (bounded), then the container; a missing one is fine. */
-async function removeSwiftContainer(authurl: string, username: string, password: string, container: string): Promise<void> {
-  const login = await fetch(authurl, { headers: { 'X-Auth-User': username, 'X-Auth-Key': password }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  await login.arrayBuffer();
-  const token = login.headers.get('x-auth-token');
-  const storageUrl = login.headers.get('x-storage-url');
-  if (login.status >= 300 || token === null || storageUrl === null) throw new Error(`swift login: ${login.status}`);
-  const base = `${storageUrl}/${container}`;
-  const headers = { 'X-Auth-Token': token };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const list = await fetch(`${base}?format=json&limit=1000`, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    if (list.status === 404) return;
-    const entries: unknown = list.status === 204 ? [] : await list.json();
-    const names = Array.isArray(entries)
-      ? entries.flatMap((e: unknown) => (typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string' ? [e.name] : []))
-      : [];
-    if (names.length === 0) break;
-    await inBatches(names, 8, async (name) => {
-      const res = await fetch(`${base}/${name.split('/').map(encodeURIComponent).join('/')}`, {
-        method: 'DELETE',
-        headers,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      await res.arrayBuffer();
-    });
-    if (Date.now() > deadline) throw new Error(`container ${container} still not empty after 60 s`);
-  }
-  const del = await fetch(base, { method: 'DELETE', headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  await del.arrayBuffer();
-}
-
-async function inBatches<T>(items: readonly T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
-}
 
 // ------------------------------------------------------------------------------------------------
 // HTTP against the nodes.
@@ -293,7 +159,7 @@ async function mustSkopeo(args: readonly string[]): Promise<void> {
 
 const skopeoAvailable = await haveSkopeo();
 
-for (const backend of [s3Backend(), swiftBackend()]) {
+for (const backend of [s3Backend({ tag: `mn-${run}` }), swiftBackend({ tag: `mn-${run}` })]) {
   if (backend.missing !== undefined) {
     if (inCi) {
       test(`multi-node on ${backend.name}: the backend is available in CI`, () => {
