@@ -61,7 +61,7 @@ export class BlobStore {
 
   /** Removes the blob from the repository (the data stays until garbage collection). */
   async unlink(name: string, digest: ParsedDigest): Promise<boolean> {
-    return deleteIfExists(this.driver, paths.layerLink(name, digest).replace(/\/link$/, ''));
+    return deleteIfExists(this.driver, paths.layerDir(name, digest));
   }
 
   /**

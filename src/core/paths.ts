@@ -45,6 +45,9 @@ export const paths = {
   layerLink(name: string, d: ParsedDigest): string {
     return `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}/link`;
   },
+  layerDir(name: string, d: ParsedDigest): string {
+    return `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}`;
+  },
   layersRoot(name: string): string {
     return `${REPOSITORIES}/${name}/_layers`;
   },

@@ -28,6 +28,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { goIndent, type GoValue } from './go-json.js';
+import { isRecord } from '../json.js';
 
 export class JwsError extends Error {
   override readonly name = 'JwsError';
@@ -164,10 +165,6 @@ export function signPretty(content: Buffer, key: SigningKey, now: Date = new Dat
       ? `,\n${indent}"signatures": ${goIndent(signatures, indent, indent)}\n}`
       : `,"signatures":${JSON.stringify(signatures)}}`;
   return Buffer.concat([head, Buffer.from(tail)]);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const ALGORITHMS: Readonly<Record<string, { readonly hash: string; readonly ec: boolean }>> = {

@@ -26,6 +26,7 @@ import { parseManifest, type ParsedManifest } from '../manifests/parse.js';
 import { goIndent, type GoValue } from './go-json.js';
 import { JwsError, signPretty, signingKeyFor, verifyPretty } from './jws.js';
 import { BridgeError, EMPTY_GZIP_TAR, EMPTY_GZIP_TAR_DIGEST, v1ChainFromImage, type V1Image } from './v1-chain.js';
+import { isRecord } from '../json.js';
 
 const SCHEMA1_TYPES = [MediaTypes.dockerSchema1, MediaTypes.dockerSchema1Signed, 'application/json'];
 const MODERN_TYPES = [MediaTypes.dockerSchema2, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.ociIndex, '*/*', 'application/*'];
@@ -119,10 +120,6 @@ export function signedForServing(manifest: CachedManifest, digest: ParsedDigest,
 export interface ConvertedSchema1 {
   readonly digest: ParsedDigest;
   readonly manifest: CachedManifest;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

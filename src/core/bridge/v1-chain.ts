@@ -21,6 +21,7 @@ import { tryParseDigest, type ParsedDigest } from '../digest.js';
 import { isNonDistributable } from '../manifests/media-types.js';
 import type { Descriptor } from '../manifests/parse.js';
 import { GO_ZERO_TIME, goMarshal, goString, goTime, marshalRawMap, rawMembers } from './go-json.js';
+import { isRecord } from '../json.js';
 
 /** The 32-byte gzipped empty tar distribution used for history steps without a layer. */
 export const EMPTY_GZIP_TAR = Buffer.from([
@@ -57,10 +58,6 @@ export interface V1Image {
 
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function text(value: unknown): string {

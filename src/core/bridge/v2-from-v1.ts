@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { MediaTypes } from '../manifests/media-types.js';
 import { GO_ZERO_TIME, goIndent, goMarshal, goString, goTime, marshalRawMap, rawMembers, type GoValue } from './go-json.js';
 import { EMPTY_GZIP_TAR_DIGEST, BridgeError } from './v1-chain.js';
+import { isRecord } from '../json.js';
 
 export const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
 
@@ -42,10 +43,6 @@ export interface SynthesizedImage {
   readonly mediaType: string;
   /** The layers the manifest references, base first. */
   readonly layers: readonly V1LayerBlob[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function sha256(bytes: Uint8Array): string {

@@ -7,6 +7,7 @@
 import { RegistryError } from '../../errors/registry-error.js';
 import { tryParseDigest, type ParsedDigest } from '../digest.js';
 import { MediaTypes, bareMediaType, manifestKind, type ManifestKind } from './media-types.js';
+import { isRecord } from '../json.js';
 
 export interface Platform {
   readonly architecture: string;
@@ -41,10 +42,6 @@ export interface ParsedManifest {
 
 function invalid(message: string, detail?: unknown): RegistryError {
   return new RegistryError('MANIFEST_INVALID', { message, detail });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function optionalString(obj: Record<string, unknown>, key: string, where: string): string | undefined {

@@ -14,6 +14,7 @@ import type { Descriptor, ParsedManifest } from '../manifests/parse.js';
 import type { Registry } from '../registry.js';
 import { getOrUndefined, listOrEmpty } from '../storage-helpers.js';
 import { v1Paths } from './paths.js';
+import { isRecord } from '../json.js';
 
 export interface BridgedChain {
   /** The image manifest the chain is of (the linux/amd64 child when the tag names a list). */
@@ -38,10 +39,6 @@ interface BridgeRecord {
 
 const CHAIN_CACHE_MAX = 1024;
 const WRITTEN_CACHE_MAX = 16_384;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function parseRecord(raw: Buffer): BridgeRecord | undefined {
   try {

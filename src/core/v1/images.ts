@@ -23,6 +23,7 @@ import { tryParseDigest, type ParsedDigest } from '../digest.js';
 import { deleteIfExists, exists, getOrUndefined, listOrEmpty } from '../storage-helpers.js';
 import { LayerHasher } from './layer-hash.js';
 import { v1Paths } from './paths.js';
+import { isRecord, parseStoredJson } from '../json.js';
 
 /** Deepest ancestry accepted (docker itself stopped at 127 layers). */
 export const MAX_ANCESTRY = 1000;
@@ -52,21 +53,8 @@ export interface ImageOptions {
   readonly now: () => Date;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(raw: Buffer | undefined): unknown {
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 function parseLayer(raw: Buffer | undefined): LayerRecord | undefined {
-  const value = parseJson(raw);
+  const value = parseStoredJson(raw);
   if (!isRecord(value)) return undefined;
   const digest = typeof value['digest'] === 'string' ? tryParseDigest(value['digest']) : undefined;
   const { size, diffId, mediaType } = value;
@@ -75,7 +63,7 @@ function parseLayer(raw: Buffer | undefined): LayerRecord | undefined {
 }
 
 function parseChecksums(raw: Buffer | undefined): string[] {
-  const value = parseJson(raw);
+  const value = parseStoredJson(raw);
   if (!isRecord(value) || !Array.isArray(value['payload'])) return [];
   return value['payload'].filter((c): c is string => typeof c === 'string');
 }
@@ -102,10 +90,10 @@ export class PushedImages {
     ]);
     const owners = await Promise.all(ownerPaths.sort().map((p) => getOrUndefined(this.driver, p)));
     const repositories = owners
-      .map(parseJson)
+      .map(parseStoredJson)
       .map((o) => (isRecord(o) && typeof o['repository'] === 'string' ? o['repository'] : undefined))
       .filter((r): r is string => r !== undefined);
-    const parsed = parseJson(json);
+    const parsed = parseStoredJson(json);
     const parent = isRecord(parsed) && typeof parsed['parent'] === 'string' && parsed['parent'] !== '' ? parsed['parent'] : undefined;
     const layer = parseLayer(layerRaw);
     return {
@@ -120,7 +108,7 @@ export class PushedImages {
   }
 
   async ancestry(id: string): Promise<string[] | undefined> {
-    const value = parseJson(await getOrUndefined(this.driver, v1Paths.ancestry(id)));
+    const value = parseStoredJson(await getOrUndefined(this.driver, v1Paths.ancestry(id)));
     if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) return undefined;
     return value;
   }
@@ -136,7 +124,7 @@ export class PushedImages {
     parentAncestry: (parent: string) => Promise<readonly string[] | undefined>,
     isBridged: (id: string) => Promise<boolean>,
   ): Promise<void> {
-    const data = parseJson(body);
+    const data = parseStoredJson(body);
     if (!isRecord(data)) throw new RegistryError('V1_INVALID', { message: 'Invalid JSON' });
     if (!('id' in data)) throw new RegistryError('V1_INVALID', { message: "Missing key `id' in JSON" });
     if (data['id'] !== id) throw new RegistryError('V1_INVALID', { message: 'JSON data contains invalid id' });

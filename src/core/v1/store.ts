@@ -25,6 +25,7 @@ import { notFound, PushedImages, type ImageOptions } from './images.js';
 import { describeStream } from './layer-hash.js';
 import { v1DisplayName, type V1Name } from './names.js';
 import { v1Paths } from './paths.js';
+import { isRecord, parseStoredJson } from '../json.js';
 
 export interface V1LayerRef {
   readonly digest: ParsedDigest;
@@ -64,19 +65,6 @@ export interface TagMetadata {
 export interface SearchResult {
   readonly name: string;
   readonly description: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(raw: Buffer | undefined): unknown {
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 function bridgedView(found: readonly BridgedImage[]): V1ImageView | undefined {
@@ -233,7 +221,7 @@ export class V1Store {
   }
 
   async tagMetadata(repository: string, tag: string): Promise<TagMetadata | undefined> {
-    const value = parseJson(await getOrUndefined(this.driver, v1Paths.tag(repository, tag)));
+    const value = parseStoredJson(await getOrUndefined(this.driver, v1Paths.tag(repository, tag)));
     if (!isRecord(value) || typeof value['last_update'] !== 'number') return undefined;
     const text = (key: string): string | null => (typeof value[key] === 'string' ? (value[key] as string) : null);
     return {
@@ -331,7 +319,7 @@ export class V1Store {
   // ---- index role
 
   async indexImages(repository: string): Promise<IndexImage[] | undefined> {
-    const value = parseJson(await getOrUndefined(this.driver, v1Paths.indexImages(repository)));
+    const value = parseStoredJson(await getOrUndefined(this.driver, v1Paths.indexImages(repository)));
     if (!Array.isArray(value)) return undefined;
     return value.filter(isRecord).flatMap((e) => {
       const { id, checksum } = e;

@@ -111,28 +111,6 @@ export function indexHeaders(req: IncomingMessage, res: ServerResponse, config: 
   res.setHeader('X-Docker-Endpoints', endpointOf(req, config));
 }
 
-export interface ByteRange {
-  readonly start: number;
-  readonly end: number;
-}
-
-/** A single `Range: bytes=a-b | a- | -n`; undefined if absent or not a single range, 'invalid' if unsatisfiable. */
-export function parseRange(value: string | undefined, size: number): ByteRange | 'invalid' | undefined {
-  if (value === undefined) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
-  if (m === null) return undefined;
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return 'invalid';
-  if (a === '') {
-    const n = Number(b);
-    return n === 0 || size === 0 ? 'invalid' : { start: Math.max(size - n, 0), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || end < start) return 'invalid';
-  return { start, end };
-}
-
 /** docker/<x.y> older than 0.10 in a User-Agent (registry 0.9 refused their layer pushes: 412). */
 export function isDockerBefore010(userAgent: string | undefined): boolean {
   const m = /(?:^|[\s(])docker\/(\d+)\.(\d+)/i.exec(userAgent ?? '');

@@ -4,13 +4,15 @@
  * to the storage backend when redirects are on — imgadm follows 302 only), and the push side:
  * PUT json, layer (streamed) and checksum. An image is pullable only once its checksum verified.
  */
+import { Readable } from 'node:stream';
 import { EMPTY_GZIP_TAR } from '../../core/bridge/v1-chain.js';
 import { notFound } from '../../core/v1/images.js';
 import type { V1ImageView } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertWritable, authorizeImage, type V1Context } from './context.js';
-import { immutable, isDockerBefore010, notModified, parseRange, readBody, sendBytes, sendJson, sendTrue } from './http.js';
-import { sendStream } from '../../server/send-stream.js';
+import { immutable, isDockerBefore010, notModified, readBody, sendBytes, sendJson, sendTrue } from './http.js';
+import { parseByteRange } from '../../server/byte-range.js';
+import { sendContent } from '../../server/send-stream.js';
 
 /** A pullable image (complete), after the access check. */
 async function pullable(ctx: V1Context, id: string): Promise<V1ImageView> {
@@ -67,26 +69,15 @@ export async function getImageLayer(ctx: V1Context, id: string): Promise<void> {
   }
   res.setHeader('Content-Type', 'application/octet-stream');
   res.setHeader('Accept-Ranges', 'bytes');
-  const range = parseRange(req.headers.range, size);
+  const range = parseByteRange(req.headers.range, size);
   if (range === 'invalid') {
     throw new RegistryError('RANGE_INVALID', { message: 'Invalid range', headers: { 'Content-Range': `bytes */${size}` } });
   }
-  const start = range?.start ?? 0;
-  const length = range === undefined ? size : range.end - range.start + 1;
-  res.statusCode = range === undefined ? 200 : 206;
-  if (range !== undefined) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-  res.setHeader('Content-Length', length);
-  if (req.method === 'HEAD' || length === 0) {
-    res.end();
-    return;
-  }
-  if (layer.empty) {
-    res.end(EMPTY_GZIP_TAR.subarray(start, start + length));
-    return;
-  }
-  const stream = await deps.registry.blobs.open(layer.digest, { offset: start, length, signal: ctx.signal });
-  res.flushHeaders();
-  await sendStream(stream, res);
+  await sendContent(req, res, size, range, async (offset, length) =>
+    layer.empty
+      ? Readable.from([EMPTY_GZIP_TAR.subarray(offset, offset + length)])
+      : deps.registry.blobs.open(layer.digest, { offset, length, signal: ctx.signal }),
+  );
 }
 
 export async function putImageJson(ctx: V1Context, id: string): Promise<void> {

@@ -14,12 +14,9 @@ import type { IndexImage, TagMetadata } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertDeletable, assertWritable, authorizeRepository, type V1Context } from './context.js';
 import { indexHeaders, parseJsonBody, readBody, sendEmpty, sendJson, sendTrue, type TokenAccess } from './http.js';
+import { isRecord } from '../../core/json.js';
 
 const MAX_INDEX_BODY = 4 * 1024 * 1024;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function repositoryUnknown(name: V1Name): RegistryError {
   return new RegistryError('V1_REPOSITORY_UNKNOWN', { detail: { name: name.v1 } });

@@ -5,8 +5,9 @@
 import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
-import { endEmpty, parseRangeHeader } from './headers.js';
-import { sendStream } from '../../server/send-stream.js';
+import { parseByteRange } from '../../server/byte-range.js';
+import { sendContent } from '../../server/send-stream.js';
+import { endEmpty } from './headers.js';
 
 export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {
   const { req, res, deps, name } = ctx;
@@ -32,24 +33,13 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Cache-Control', 'max-age=31536000');
   res.setHeader('Content-Type', 'application/octet-stream');
-  const range = parseRangeHeader(req.headers.range, size);
+  const range = parseByteRange(req.headers.range, size);
   if (range === 'invalid') {
     res.setHeader('Content-Range', `bytes */${size}`);
     endEmpty(res, 416);
     return;
   }
-  const start = range?.start ?? 0;
-  const length = range === undefined ? size : range.end - range.start + 1;
-  res.statusCode = range === undefined ? 200 : 206;
-  if (range !== undefined) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-  res.setHeader('Content-Length', length);
-  if (req.method === 'HEAD' || length === 0) {
-    res.end();
-    return;
-  }
-  const stream = await deps.registry.blobs.open(digest, { offset: start, length, signal: ctx.signal });
-  res.flushHeaders();
-  await sendStream(stream, res);
+  await sendContent(req, res, size, range, (offset, length) => deps.registry.blobs.open(digest, { offset, length, signal: ctx.signal }));
 }
 
 export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<void> {

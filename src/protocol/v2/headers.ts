@@ -1,14 +1,11 @@
 /**
- * HTTP header helpers for v2: Range / Content-Range parsing, declared body length, Accept parsing,
+ * HTTP header helpers for v2: upload Content-Range parsing, declared body length, Accept parsing,
  * and finishing empty responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../../errors/registry-error.js';
 
-export interface ByteRange {
-  readonly start: number;
-  readonly end: number;
-}
+import type { ByteRange } from '../../server/byte-range.js';
 
 /** Upload `Content-Range: <start>-<end>` (inclusive); tolerates a `bytes ` / `bytes=` prefix. */
 export function parseContentRange(value: string | undefined): ByteRange | undefined {
@@ -34,24 +31,6 @@ export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;
-}
-
-/** Request `Range: bytes=a-b | a- | -n` for blob GET; undefined if absent, 'invalid' if unsatisfiable. */
-export function parseRangeHeader(value: string | undefined, size: number): ByteRange | 'invalid' | undefined {
-  if (value === undefined) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
-  if (m === null) return undefined; // multi-range or other units: serve the whole blob (RFC 9110 allows)
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return 'invalid';
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) return 'invalid';
-    return { start: Math.max(size - n, 0), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || end < start) return 'invalid';
-  return { start, end };
 }
 
 /** Media types listed in (possibly several) Accept headers, without parameters. */

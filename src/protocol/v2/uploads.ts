@@ -48,7 +48,7 @@ export async function startUpload(ctx: RepoContext): Promise<void> {
         blobCreated(ctx, digest.digest);
         return;
       }
-    } else if ((await registry.blobs.sizeInRepo(name, digest)) !== undefined || (await registry.blobs.globalSize(digest)) !== undefined) {
+    } else if ((await registry.blobs.globalSize(digest)) !== undefined) {
       // Automatic content discovery: the blob is already in the store, so mount it.
       await registry.blobs.link(name, digest);
       blobCreated(ctx, digest.digest);
