@@ -13,12 +13,11 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { generateBlob, type BlobFile } from './lib/blob.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
-import { haveCommand, runCommand } from './lib/exec.js';
+import { runCommand } from './lib/exec.js';
 import { processTree } from './lib/rss.js';
 import { median } from './lib/stats.js';
 import type { RunningRegistry } from './lib/registry.js';
@@ -35,45 +34,18 @@ import {
 } from './lib/objectstore/report.js';
 import { killAllObjectRegistries, logTail, startObjectRegistry, stopObjectRegistry, type ServerSpec, type StorePlace } from './lib/objectstore/servers.js';
 import { attachSwift, backendCeiling, startSwift, swiftCpuSeconds, SwiftAdmin, type SwiftEnv, type SwiftHandle } from './lib/objectstore/swift.js';
+import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// Compiled to <repo>/dist/bench/objectstore.js; the repo root is two levels up.
-const repoRoot = resolve(here, '..', '..');
-// The V8 flag Berth's launchers (npm start, the Docker image, the berth bin) run it with, as in run.ts.
-const defaultBerthCmd = `node --max-semi-space-size=8 ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
 /** Total time re-measurements of busy samples may add to one run. */
 const RETRY_BUDGET_S = 240;
 
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`);
-}
-
-function firstWord(cmd: string): string {
-  return cmd.trim().split(/\s+/)[0] ?? '';
-}
-
 async function preflight(o: ObjectStoreOptions): Promise<void> {
-  const missing: string[] = [];
-  for (const tool of ['curl', 'wrk', 'bash', 'sync']) if (!(await haveCommand(tool))) missing.push(tool);
-  for (const cmd of [o.refCmd, o.berthCmd]) {
-    const w = firstWord(cmd);
-    if (w !== '' && !w.includes('=') && !(await haveCommand(w))) missing.push(w);
-  }
-  if (missing.length > 0) throw new Error(`missing commands: ${[...new Set(missing)].join(', ')} — run bench/setup.sh`);
-  if (o.berthCmd === defaultBerthCmd && !existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) {
+  await requireCommands(['curl', 'wrk', 'bash', 'sync'], [o.refCmd, o.berthCmd]);
+  if (o.berthCmd === defaultBerthCmd && !existsSync(berthMain)) {
     throw new Error('Berth is not built (dist/src/cli/main.js missing): run `npx tsc -p tsconfig.json`, or pass --berth-cmd');
   }
   if (o.swiftEnv === undefined && !existsSync(join(repoRoot, 'test', 'setup', '30-swift.sh'))) {
     throw new Error('test/setup/30-swift.sh is missing: pass --swift-env with the env file of a running Swift');
-  }
-}
-
-async function versionOf(cmd: string, args: string[]): Promise<string> {
-  try {
-    const r = await runCommand(cmd, args, 5000);
-    return (r.stdout || r.stderr).split('\n')[0]?.trim() ?? '';
-  } catch {
-    return 'unknown';
   }
 }
 

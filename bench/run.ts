@@ -12,57 +12,27 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { parseArgs, USAGE, type Options } from './lib/args.js';
 import { generateBlob, type BlobFile } from './lib/blob.js';
 import { calibrate, type Calibration } from './lib/calibrate.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
-import { haveCommand, runCommand } from './lib/exec.js';
+import { runCommand } from './lib/exec.js';
 import { processTree } from './lib/rss.js';
 import { killAllStarted, startRegistry, stopRegistry, type RegistrySpec, type RunningRegistry } from './lib/registry.js';
 import { foreignNote, renderCpu, renderSamples, renderSummary, summarize, type Sample, type SummaryRow } from './lib/report.js';
 import { MiB, workloads, type WorkloadContext, type WorkloadName } from './lib/workloads.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-// Compiled to <repo>/dist/bench/run.js; the repo root is two levels up.
-const repoRoot = resolve(here, '..', '..');
-// The V8 flag Berth's launchers (npm start, the Docker image, the berth bin) run it with.
-const defaultBerthCmd = `node --max-semi-space-size=8 ${join(repoRoot, 'dist', 'src', 'cli', 'main.js')} serve {config}`;
+import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
 
 /** Total time that re-measurements of noisy samples may add to one run. */
 const RETRY_BUDGET_S = 180;
 
-function log(msg: string): void {
-  process.stderr.write(`${msg}\n`);
-}
-
-function firstWord(cmd: string): string {
-  return cmd.trim().split(/\s+/)[0] ?? '';
-}
-
 async function preflight(o: Options): Promise<void> {
-  const missing: string[] = [];
-  for (const tool of ['curl', 'wrk']) if (!(await haveCommand(tool))) missing.push(tool);
-  for (const cmd of [o.refCmd, o.berthCmd]) {
-    const w = firstWord(cmd);
-    if (w !== '' && !w.includes('=') && !(await haveCommand(w))) missing.push(w);
-  }
-  if (missing.length > 0) throw new Error(`missing commands: ${[...new Set(missing)].join(', ')} — run bench/setup.sh`);
+  await requireCommands(['curl', 'wrk'], [o.refCmd, o.berthCmd]);
   if (!o.aVsA && o.berthCmd === defaultBerthCmd) {
-    const main = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-    if (!existsSync(main)) {
-      throw new Error(`Berth is not built (${main} missing): run \`npm run build\`, or pass --berth-cmd, or --a-vs-a to benchmark the reference against itself`);
+    if (!existsSync(berthMain)) {
+      throw new Error(`Berth is not built (${berthMain} missing): run \`npm run build\`, or pass --berth-cmd, or --a-vs-a to benchmark the reference against itself`);
     }
-  }
-}
-
-async function versionOf(cmd: string, args: string[]): Promise<string> {
-  try {
-    const r = await runCommand(cmd, args, 5000);
-    return (r.stdout || r.stderr).split('\n')[0]?.trim() ?? '';
-  } catch {
-    return 'unknown';
   }
 }
 

@@ -77,7 +77,7 @@ export function configYaml(storage: string, port: number, logLevel: string, extr
 }
 
 /** One GET /v2/ with a short timeout; resolves to the status or 0 on error. */
-function probe(base: string): Promise<number> {
+export function probe(base: string): Promise<number> {
   return new Promise((resolve) => {
     const req = httpRequest(`${base}/v2/`, { method: 'GET', timeout: 1000 }, (res) => {
       res.resume();
@@ -89,7 +89,7 @@ function probe(base: string): Promise<number> {
   });
 }
 
-function tail(path: string, lines = 15): string {
+export function tail(path: string, lines = 15): string {
   try {
     return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
@@ -147,7 +147,7 @@ export async function startRegistry(spec: RegistrySpec, parent: string, readyTim
   return { spec, pid, port, base, dir, storage, logPath, startupMs, child, sampler, exited };
 }
 
-function killPid(pid: number, sig: NodeJS.Signals): void {
+export function killPid(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
   } catch {

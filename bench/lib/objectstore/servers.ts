@@ -13,11 +13,10 @@
  * and plain-HTTP loopback needs no CA bundle.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shellQuote, sleep } from '../exec.js';
-import { freePort, stopRegistry, type RegistryKey, type RunningRegistry } from '../registry.js';
+import { freePort, killPid, probe, stopRegistry, tail, type RegistryKey, type RunningRegistry } from '../registry.js';
 import { RssSampler, type RssReport } from '../rss.js';
 import type { Backend } from './args.js';
 import type { SwiftEnv } from './swift.js';
@@ -93,34 +92,6 @@ export interface ServerSpec {
 }
 
 const started = new Map<number, true>();
-
-function probe(base: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpRequest(`${base}/v2/`, { method: 'GET', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
-
-function tail(path: string, lines = 15): string {
-  try {
-    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-function killPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
 
 /** Starts a server in a new directory under `parent` on the given storage (ready: GET /v2/ 200/401). */
 export async function startObjectRegistry(
