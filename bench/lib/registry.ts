@@ -97,23 +97,34 @@ export function tail(path: string, lines = 15): string {
   }
 }
 
-/** Starts `spec` in a new directory under `parent`; waits until GET /v2/ answers 200/401. */
-export async function startRegistry(spec: RegistrySpec, parent: string, readyTimeoutMs = 30_000): Promise<RunningRegistry> {
-  const dir = mkdtempSync(join(parent, `${spec.key}-`));
-  const storage = join(dir, 'storage');
-  mkdirSync(storage);
+/** What `launchRegistry` starts: a server command, its config text, where it lives. */
+export interface Launch {
+  readonly label: string;
+  /** Shell command; `{config}` is replaced by the config path (appended when absent). */
+  readonly cmd: string;
+  /** The server's own (existing) directory: config.yml and server.log go there. */
+  readonly dir: string;
+  /** The config file for the chosen port. */
+  readonly config: (port: number) => string;
+  /** Environment of the server (default: this process's); REGISTRY_HTTP_ADDR is added. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly readyTimeoutMs: number;
+}
+
+export type Launched = Pick<RunningRegistry, 'pid' | 'port' | 'base' | 'logPath' | 'startupMs' | 'child' | 'sampler' | 'exited'>;
+
+/** Starts a registry on a free port and waits until GET /v2/ answers 200/401; its RSS is sampled. */
+export async function launchRegistry(l: Launch): Promise<Launched> {
   const port = await freePort();
-  const configPath = join(dir, 'config.yml');
-  writeFileSync(configPath, configYaml(storage, port, spec.logLevel, spec.extraStorage));
-  const cmd = spec.cmd.includes('{config}')
-    ? spec.cmd.split('{config}').join(shellQuote(configPath))
-    : `${spec.cmd} ${shellQuote(configPath)}`;
-  const logPath = join(dir, 'server.log');
+  const configPath = join(l.dir, 'config.yml');
+  writeFileSync(configPath, l.config(port));
+  const cmd = l.cmd.includes('{config}') ? l.cmd.split('{config}').join(shellQuote(configPath)) : `${l.cmd} ${shellQuote(configPath)}`;
+  const logPath = join(l.dir, 'server.log');
   const logFd = openSync(logPath, 'a');
   const t0 = process.hrtime.bigint();
   const child = spawn('/bin/sh', ['-c', `exec ${cmd}`], {
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}` },
+    env: { ...(l.env ?? process.env), REGISTRY_HTTP_ADDR: `127.0.0.1:${port}` },
   });
   closeSync(logFd);
   const pid = child.pid;
@@ -128,23 +139,38 @@ export async function startRegistry(spec: RegistrySpec, parent: string, readyTim
     });
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + readyTimeoutMs;
+  const deadline = Date.now() + l.readyTimeoutMs;
   for (;;) {
     if (exitInfo !== undefined) {
-      throw new Error(`${spec.label} exited during startup (${exitInfo}); command: ${cmd}\n${tail(logPath)}`);
+      throw new Error(`${l.label} exited during startup (${exitInfo}); command: ${cmd}\n${tail(logPath)}`);
     }
     const status = await probe(base);
     if (status === 200 || status === 401) break;
     if (Date.now() > deadline) {
       killPid(pid, 'SIGKILL');
-      throw new Error(`${spec.label} not ready after ${readyTimeoutMs} ms (last status ${status}); command: ${cmd}\n${tail(logPath)}`);
+      throw new Error(`${l.label} not ready after ${l.readyTimeoutMs} ms (last status ${status}); command: ${cmd}\n${tail(logPath)}`);
     }
     await sleep(50);
   }
   const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const sampler = new RssSampler(pid);
   sampler.start();
-  return { spec, pid, port, base, dir, storage, logPath, startupMs, child, sampler, exited };
+  return { pid, port, base, logPath, startupMs, child, sampler, exited };
+}
+
+/** Starts `spec` in a new directory under `parent` with filesystem storage there. */
+export async function startRegistry(spec: RegistrySpec, parent: string, readyTimeoutMs = 30_000): Promise<RunningRegistry> {
+  const dir = mkdtempSync(join(parent, `${spec.key}-`));
+  const storage = join(dir, 'storage');
+  mkdirSync(storage);
+  const launched = await launchRegistry({
+    label: spec.label,
+    cmd: spec.cmd,
+    dir,
+    config: (port) => configYaml(storage, port, spec.logLevel, spec.extraStorage),
+    readyTimeoutMs,
+  });
+  return { spec, dir, storage, ...launched };
 }
 
 export function killPid(pid: number, sig: NodeJS.Signals): void {

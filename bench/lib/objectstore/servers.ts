@@ -3,21 +3,17 @@
  * reference) on the benchmark's Swift: the same distribution-format config for both, with the
  * `s3` driver (Swift's s3api, path style) or the `swift` driver (tempauth v1), a prefix of its
  * own per measurement, redirects off (so pulls go through the registry, not straight to Swift),
- * upload purging off, a shared `http.secret`. Started like bench/lib/registry.ts does it (a free
- * loopback port, `/bin/sh -c 'exec <cmd>'` so the PID is the server's, wait for `GET /v2/`), and
- * stopped with its stopRegistry; every process started here can be killed by PID in an
- * emergency.
+ * upload purging off, a shared `http.secret`. Started and stopped with bench/lib/registry.ts's
+ * launchRegistry/stopRegistry (a free loopback port, the PID is the server's, ready on `GET /v2/`).
  *
  * AWS_CA_BUNDLE is removed from both servers' environment: distribution 2.8's s3 driver panics at
  * start-up when it is set ("LoadCustomCABundleError … HTTPClient's transport unsupported type"),
  * and plain-HTTP loopback needs no CA bundle.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { shellQuote, sleep } from '../exec.js';
-import { freePort, killPid, probe, stopRegistry, tail, type RegistryKey, type RunningRegistry } from '../registry.js';
-import { RssSampler, type RssReport } from '../rss.js';
+import { killAllStarted, launchRegistry, stopRegistry, tail, type RegistryKey, type RunningRegistry } from '../registry.js';
+import type { RssReport } from '../rss.js';
 import type { Backend } from './args.js';
 import type { SwiftEnv } from './swift.js';
 
@@ -91,7 +87,6 @@ export interface ServerSpec {
   readonly logLevel: string;
 }
 
-const started = new Map<number, true>();
 
 /** Starts a server in a new directory under `parent` on the given storage (ready: GET /v2/ 200/401). */
 export async function startObjectRegistry(
@@ -102,56 +97,21 @@ export async function startObjectRegistry(
   readyTimeoutMs = 60_000,
 ): Promise<RunningRegistry> {
   const dir = mkdtempSync(join(parent, `${spec.key}-`));
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const configPath = join(dir, 'config.yml');
-  writeFileSync(configPath, objectStoreConfig(port, spec.logLevel, storageLines(env, place)));
-  const cmd = spec.cmd.includes('{config}') ? spec.cmd.split('{config}').join(shellQuote(configPath)) : `${spec.cmd} ${shellQuote(configPath)}`;
-  const logPath = join(dir, 'server.log');
-  const logFd = openSync(logPath, 'a');
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}` };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
   delete childEnv['AWS_CA_BUNDLE'];
-  const t0 = process.hrtime.bigint();
-  const child = spawn('/bin/sh', ['-c', `exec ${cmd}`], { stdio: ['ignore', logFd, logFd], env: childEnv });
-  closeSync(logFd);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not spawn: ${cmd}`);
-  started.set(pid, true);
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `exit code ${String(code)} signal ${String(signal)}`;
-      started.delete(pid);
-      resolve();
-    });
+  const launched = await launchRegistry({
+    label: spec.label,
+    cmd: spec.cmd,
+    dir,
+    config: (port) => objectStoreConfig(port, spec.logLevel, storageLines(env, place)),
+    env: childEnv,
+    readyTimeoutMs,
   });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (exitInfo !== undefined) throw new Error(`${spec.label} exited during startup (${exitInfo}); command: ${cmd}\n${tail(logPath)}`);
-    const status = await probe(base);
-    if (status === 200 || status === 401) break;
-    if (Date.now() > deadline) {
-      killPid(pid, 'SIGKILL');
-      throw new Error(`${spec.label} not ready after ${readyTimeoutMs} ms (last status ${status}); command: ${cmd}\n${tail(logPath)}`);
-    }
-    await sleep(50);
-  }
-  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const sampler = new RssSampler(pid);
-  sampler.start();
   return {
     spec: { key: spec.key, label: spec.label, cmd: spec.cmd, extraStorage: [], logLevel: spec.logLevel },
-    pid,
-    port,
-    base,
     dir,
     storage: `${place.backend}:${place.container}/${place.prefix}`,
-    logPath,
-    startupMs,
-    child,
-    sampler,
-    exited,
+    ...launched,
   };
 }
 
@@ -168,6 +128,5 @@ export function logTail(r: RunningRegistry, lines = 30): string {
 
 /** Emergency cleanup: SIGKILL every server started here, by PID. */
 export function killAllObjectRegistries(): void {
-  for (const pid of started.keys()) killPid(pid, 'SIGKILL');
-  started.clear();
+  killAllStarted();
 }
