@@ -44,7 +44,7 @@ import type { Config } from '../config/schema.js';
 import { BridgeError, v1ChainFromImage, v1ChainFromSchema1 } from '../core/bridge/v1-chain.js';
 import { parseDigest, tryParseDigest, type ParsedDigest } from '../core/digest.js';
 import { MediaTypes } from '../core/manifests/media-types.js';
-import type { ParsedManifest } from '../core/manifests/parse.js';
+import { isLinuxAmd64, type ParsedManifest } from '../core/manifests/parse.js';
 import { ROOT } from '../core/paths.js';
 import { assertName, assertTag } from '../core/reference.js';
 import type { Registry } from '../core/registry.js';
@@ -244,10 +244,7 @@ class SmartOsService {
     try {
       if (parsed.kind === 'index') {
         const child = parsed.manifests.find(
-          (m) =>
-            m.platform?.os === 'linux' &&
-            m.platform.architecture === 'amd64' &&
-            (m.mediaType === MediaTypes.dockerSchema2 || m.mediaType === MediaTypes.ociManifest),
+          (m) => isLinuxAmd64(m) && (m.mediaType === MediaTypes.dockerSchema2 || m.mediaType === MediaTypes.ociManifest),
         );
         if (child === undefined) {
           throw new TranslationError('the tag names a manifest list without a linux/amd64 image: imgadm gets no manifest from Berth');

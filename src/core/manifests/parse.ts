@@ -174,6 +174,11 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   return { ...common, config, layers, manifests: [] };
 }
 
+/** linux/amd64: the image a client that cannot choose gets from a list (distribution's rule). */
+export function isLinuxAmd64(m: Descriptor): boolean {
+  return m.platform?.os === 'linux' && m.platform.architecture === 'amd64';
+}
+
 /** The artifactType a referrers descriptor reports for this manifest (OCI 1.1 rules). */
 export function referrerArtifactType(m: ParsedManifest): string | undefined {
   if (m.artifactType !== undefined) return m.artifactType;

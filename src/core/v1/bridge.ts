@@ -10,7 +10,7 @@
 import type { StorageDriver } from '../../../storage-drivers/driver.js';
 import { BridgeError, v1ChainFromImage, v1ChainFromSchema1, type V1Image } from '../bridge/v1-chain.js';
 import { tryParseDigest, type ParsedDigest } from '../digest.js';
-import type { Descriptor, ParsedManifest } from '../manifests/parse.js';
+import { isLinuxAmd64, type Descriptor, type ParsedManifest } from '../manifests/parse.js';
 import type { Registry } from '../registry.js';
 import { getOrUndefined, listOrEmpty } from '../storage-helpers.js';
 import { v1Paths } from './paths.js';
@@ -71,7 +71,7 @@ export class V1Bridge {
     let parsed: ParsedManifest = manifest.parsed;
     let imageDigest = digest;
     if (parsed.kind === 'index') {
-      const child = parsed.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64');
+      const child = parsed.manifests.find(isLinuxAmd64);
       if (child === undefined) return undefined;
       const childManifest = await this.registry.manifests.get(repository, child.digest);
       if (childManifest === undefined || childManifest.parsed.kind === 'index') return undefined;

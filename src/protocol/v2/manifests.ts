@@ -7,7 +7,7 @@ import type { ParsedDigest } from '../../core/digest.js';
 import type { CachedManifest } from '../../core/manifest-cache.js';
 import { convertToSchema1, signedForServing, wantsSchema1 } from '../../core/bridge/schema1.js';
 import { MediaTypes } from '../../core/manifests/media-types.js';
-import type { Descriptor, ParsedManifest } from '../../core/manifests/parse.js';
+import { isLinuxAmd64, type Descriptor, type ParsedManifest } from '../../core/manifests/parse.js';
 import { assertTag, parseReference } from '../../core/reference.js';
 import { readAllCapped } from '../../core/storage-helpers.js';
 import { RegistryError } from '../../errors/registry-error.js';
@@ -66,10 +66,7 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
   // images today are OCI indexes of OCI manifests.
   const acceptsImages = IMAGE_TYPES.some((t) => accepted.has(t));
   const child = stored.manifests.find(
-    (m) =>
-      m.platform?.os === 'linux' &&
-      m.platform.architecture === 'amd64' &&
-      (accepted.has(m.mediaType) || (acceptsImages && IMAGE_TYPES.includes(m.mediaType))),
+    (m) => isLinuxAmd64(m) && (accepted.has(m.mediaType) || (acceptsImages && IMAGE_TYPES.includes(m.mediaType))),
   );
   if (child === undefined) {
     throw manifestUnknown(found.digest.digest, 'manifest list found, but the client accepts no list type and no linux/amd64 image matches');
@@ -80,7 +77,7 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
 }
 
 async function linuxAmd64Child(ctx: RepoContext, children: readonly Descriptor[]): Promise<ParsedManifest | undefined> {
-  const child = children.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64');
+  const child = children.find(isLinuxAmd64);
   if (child === undefined) return undefined;
   return (await ctx.deps.registry.manifests.get(ctx.name, child.digest))?.parsed;
 }
