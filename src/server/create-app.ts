@@ -18,7 +18,7 @@ import { createV1Router } from '../protocol/v1/router.js';
 import { createV2Handler } from '../protocol/v2/router.js';
 import { createSmartOsRouter } from '../smartos/routes.js';
 import { createAccessLog } from './access-log.js';
-import { sendError } from './error-response.js';
+import { sendError } from '../http/error-response.js';
 import { createHealthRouter } from './health.js';
 
 export interface AppDeps {

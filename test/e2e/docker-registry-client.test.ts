@@ -1,6 +1,6 @@
 /**
  * End-to-end suite with Joyent's `docker-registry-client` 3.4, the library SmartOS imgadm uses to
- * pull Docker images, configured as imgadm configures it (see /work/shared/specs/imgadm.md §2):
+ * pull Docker images, configured as imgadm configures it (TritonDataCenter/smartos-live, `src/img/lib/sources/docker.js`):
  * ping, version detection, listTags, getManifest (Docker schema 2 and OCI, by tag and by digest,
  * with the `Docker-Content-Digest` header), blob downloads checked by the library against
  * `Docker-Content-Digest` and `Content-Length`, then a push through the library (blobUpload +

@@ -1,7 +1,7 @@
 /**
  * Fixtures for the v1 protocol tests: v1 images (JSON + layer tar, gzipped or not) with the IDs
  * and checksums docker 1.x computes, and a push that follows docker 1.x's exact request sequence
- * (session.go / push_v1.go, see /work/shared/specs/v1-api.md §6) through supertest.
+ * (moby/moby v1.x, `registry/session.go` and `graph/push.go` / `distribution/push_v1.go`) through supertest.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -18,7 +18,7 @@
  * `maxSchemaVersion: 1`, and asks with schema2/OCI types otherwise). Any other client — curl
  * without Accept included — gets what negotiation without schema1 gives.
  */
-import type { Registry } from '../registry.js';
+import type { BlobStore } from '../blob-store.js';
 import { digestOf, tryParseDigest, type ParsedDigest } from '../digest.js';
 import type { CachedManifest } from '../manifest-cache.js';
 import { MediaTypes } from '../manifests/media-types.js';
@@ -130,14 +130,14 @@ export interface ConvertedSchema1 {
  * that is not JSON).
  */
 export async function convertToSchema1(
-  registry: Registry,
+  blobs: BlobStore,
   name: string,
   tag: string,
   image: ParsedManifest,
   options: { readonly secret: string | undefined; readonly readOnly: boolean },
 ): Promise<ConvertedSchema1 | undefined> {
   if (image.kind !== 'image' || image.config === undefined) return undefined;
-  const configBytes = await registry.blobs.getSmall(image.config.digest);
+  const configBytes = await blobs.getSmall(image.config.digest);
   if (configBytes === undefined) return undefined;
   let chain: V1Image[];
   try {
@@ -151,7 +151,7 @@ export async function convertToSchema1(
   const payload = schema1FromChain(name, tag, architecture, chain);
   const digest = tryParseDigest(digestOf(payload));
   if (digest === undefined) throw new Error('internal: bad digest');
-  if (chain.some((c) => c.throwaway) && !options.readOnly) await ensureEmptyTar(registry, name);
+  if (chain.some((c) => c.throwaway) && !options.readOnly) await ensureEmptyTar(blobs, name);
   const key = signingKeyFor(options.secret);
   const cacheKey = `${key.jwk.kid}\u0000${digest.digest}`;
   const hit = signedCache.get(cacheKey);
@@ -162,10 +162,10 @@ export async function convertToSchema1(
 }
 
 /** Stores and links the gzipped empty tar into the repository (idempotent). */
-export async function ensureEmptyTar(registry: Registry, name: string): Promise<void> {
+export async function ensureEmptyTar(blobs: BlobStore, name: string): Promise<void> {
   const digest = tryParseDigest(EMPTY_GZIP_TAR_DIGEST);
   if (digest === undefined) throw new Error('internal: empty tar digest');
-  if ((await registry.blobs.sizeInRepo(name, digest)) !== undefined) return;
-  await registry.blobs.putSmall(digest, EMPTY_GZIP_TAR);
-  await registry.blobs.link(name, digest);
+  if ((await blobs.sizeInRepo(name, digest)) !== undefined) return;
+  await blobs.putSmall(digest, EMPTY_GZIP_TAR);
+  await blobs.link(name, digest);
 }

@@ -1,7 +1,7 @@
 /**
  * The v1 view of a v2 image: the chain of v1 images (id, parent, image JSON, layer) that
  * distribution 2.x produced when it converted a schema2 manifest for an old client
- * (`manifest/schema1/config_builder.go` before it was removed; /work/shared/specs/v1-api.md §9.2),
+ * (distribution/distribution v2.x, `manifest/schema1/config_builder.go`, removed in 3.0),
  * computed only from content, so every node and every restart derives the same IDs:
  *
  *   for each history entry but the last (base first):

@@ -11,8 +11,8 @@ import type { V1ImageView } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertWritable, authorizeImage, type V1Context } from './context.js';
 import { immutable, isDockerBefore010, notModified, readBody, sendBytes, sendJson, sendTrue } from './http.js';
-import { parseByteRange } from '../../server/byte-range.js';
-import { sendContent } from '../../server/send-stream.js';
+import { parseByteRange } from '../../http/byte-range.js';
+import { sendContent } from '../../http/send-stream.js';
 
 /** A pullable image (complete), after the access check. */
 async function pullable(ctx: V1Context, id: string): Promise<V1ImageView> {

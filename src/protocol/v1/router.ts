@@ -11,7 +11,7 @@ import { Router, type Request, type Response } from 'express';
 import { assertV1Id } from '../../core/v1/names.js';
 import { V1Store } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
-import { sendError } from '../../server/error-response.js';
+import { sendError } from '../../http/error-response.js';
 import type { V1Context, V1Deps } from './context.js';
 import { setCommonHeaders } from './http.js';
 import { checkLogin, createUser, ping, search, updateUser } from './index-role.js';

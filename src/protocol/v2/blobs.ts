@@ -5,8 +5,8 @@
 import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
-import { parseByteRange } from '../../server/byte-range.js';
-import { sendContent } from '../../server/send-stream.js';
+import { parseByteRange } from '../../http/byte-range.js';
+import { sendContent } from '../../http/send-stream.js';
 import { endEmpty } from './headers.js';
 
 export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {

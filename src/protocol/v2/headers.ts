@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../../errors/registry-error.js';
 
-import type { ByteRange } from '../../server/byte-range.js';
+import type { ByteRange } from '../../http/byte-range.js';
 
 /** Upload `Content-Range: <start>-<end>` (inclusive); tolerates a `bytes ` / `bytes=` prefix. */
 export function parseContentRange(value: string | undefined): ByteRange | undefined {

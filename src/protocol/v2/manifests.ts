@@ -55,7 +55,7 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
     const converted =
       image === undefined
         ? undefined
-        : await convertToSchema1(ctx.deps.registry, ctx.name, reference, image, { secret, readOnly: ctx.deps.config.storage.readOnly });
+        : await convertToSchema1(ctx.deps.registry.blobs, ctx.name, reference, image, { secret, readOnly: ctx.deps.config.storage.readOnly });
     if (converted === undefined) throw manifestUnknown(reference, 'the client accepts only schema1 and this manifest cannot be converted');
     return converted;
   }

@@ -1,33 +1,11 @@
 /**
- * Builds the URLs Berth returns in Location and Link headers, in one place: absolute by default
- * (from `http.host`, else X-Forwarded-Proto/Host, else the Host header), relative when
+ * Builds the URLs the v2 API returns in Location and Link headers, in one place, over the
+ * request's base URL (`http/request-base.ts`): absolute by default, relative when
  * `http.relativeurls` is set.
  */
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { requestBase, type UrlOptions } from '../../http/request-base.js';
 
-export interface UrlOptions {
-  readonly baseUrl?: string;
-  readonly prefix: string;
-  readonly relative: boolean;
-}
-
-function firstHeader(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  const v = Array.isArray(value) ? value[0] : value;
-  return v === undefined ? undefined : (v.split(',')[0] ?? '').trim() || undefined;
-}
-
-export function requestBase(req: IncomingMessage, options: UrlOptions): string {
-  if (options.relative) return options.prefix;
-  if (options.baseUrl !== undefined) return options.baseUrl + options.prefix;
-  const encrypted = (req.socket as Partial<TLSSocket>).encrypted === true;
-  const proto = firstHeader(req, 'x-forwarded-proto') ?? (encrypted ? 'https' : 'http');
-  const host = firstHeader(req, 'x-forwarded-host') ?? req.headers.host ?? 'localhost';
-  const safeProto = proto === 'https' ? 'https' : 'http';
-  const safeHost = /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? host : 'localhost';
-  return `${safeProto}://${safeHost}${options.prefix}`;
-}
 
 export class UrlBuilder {
   constructor(
