@@ -51,6 +51,7 @@ import {
   PathNotFoundError,
 } from '../errors.js';
 import { isAbortError } from '../source.js';
+import { openMultipartWriter } from './multipart-writer.js';
 import {
   abortUpload,
   copyParts,
@@ -61,12 +62,11 @@ import {
   listUploads,
   MAX_PARTS,
   MIN_PART_BYTES,
-  openMultipartWriter,
   statusOf,
   TAIL_SUFFIX,
   type ObjectOptions,
   type WriterContext,
-} from './multipart-writer.js';
+} from './upload-state.js';
 
 import {
   DEFAULT_CHUNK_SIZE,
