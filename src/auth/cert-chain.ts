@@ -26,8 +26,9 @@ function withinDates(cert: X509Certificate, nowMs: number): boolean {
   return Date.parse(cert.validFrom) <= nowMs && nowMs <= Date.parse(cert.validTo);
 }
 
+/** Whether `issuer` (a CA) signed `subject` (node: `subject.checkIssued(issuer)` matches the names). */
 function issued(issuer: X509Certificate, subject: X509Certificate): boolean {
-  return issuer.ca && issuer.checkIssued(subject) && subject.verify(issuer.publicKey);
+  return issuer.ca && subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
 }
 
 /** Parses an `x5c` header value (base64 DER certificates, leaf first), or returns why it cannot. */

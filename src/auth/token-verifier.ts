@@ -168,7 +168,7 @@ export class TokenVerifier {
   /** Verifies a bearer token; resolves with its subject and access or throws TokenError. */
   async verify(token: string): Promise<VerifiedToken> {
     if (token.length > this.maxLength) fail('token too long');
-    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) fail('not a compact JWS');
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) fail('not a compact JWS');
     const nowSeconds = this.now() / 1000;
     const cacheKey = createHash('sha256').update(token).digest('base64');
     const cached = this.cache.get(cacheKey);
