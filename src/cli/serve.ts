@@ -1,6 +1,6 @@
 /**
  * `berth serve [config.yml]`: load the config, build the dependencies (logger, storage driver,
- * app), listen, and shut down gracefully on SIGTERM/SIGINT.
+ * app), listen, reload the TLS certificate on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
  */
 import { createDriver } from '../../storage-drivers/index.js';
 import { loadConfigFile } from '../config/load.js';
@@ -36,6 +36,17 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
       process.exit(0);
     });
   };
+  if (config.http.tls !== undefined) {
+    // SIGHUP re-reads the certificate, key and client CAs (e.g. after a renewal); open connections stay.
+    process.on('SIGHUP', () => {
+      try {
+        running.reloadTls();
+        logger.info('TLS certificate reloaded');
+      } catch (error) {
+        logger.error({ err: error }, 'TLS reload failed; keeping the current certificate');
+      }
+    });
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
 import { NOT_IMPLEMENTED, RAW_SCHEMA, STORAGE_DRIVERS, type Config, type LogLevel, type RawConfig } from './schema.js';
+import { DEFAULT_MINIMUM_TLS, opensslCiphers, TLS_VERSIONS } from './tls.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -94,6 +95,9 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
   if (tls !== undefined && (tls.certificate === undefined) !== (tls.key === undefined)) {
     problems.push('http.tls: certificate and key must be given together');
   }
+  if (tls?.certificate === undefined && (tls?.clientcas ?? []).length > 0) {
+    problems.push('http.tls.clientcas: client certificates need TLS (set http.tls.certificate and http.tls.key)');
+  }
   let baseUrl: string | undefined;
   if (raw.http?.host !== undefined) {
     try {
@@ -131,7 +135,15 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       relativeUrls: raw.http?.relativeurls ?? false,
       drainTimeoutMs: raw.http?.draintimeout ?? 10_000,
       ...(tls?.certificate !== undefined && tls.key !== undefined
-        ? { tls: { certificate: tls.certificate, key: tls.key, clientCas: tls.clientcas ?? [] } }
+        ? {
+            tls: {
+              certificate: tls.certificate,
+              key: tls.key,
+              clientCas: tls.clientcas ?? [],
+              minVersion: TLS_VERSIONS[tls.minimumtls ?? DEFAULT_MINIMUM_TLS] ?? 'TLSv1.2',
+              ciphers: opensslCiphers(tls.ciphersuites),
+            },
+          }
         : {}),
       headers,
     },

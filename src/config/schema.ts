@@ -4,8 +4,10 @@
  * about unknown keys and to map `REGISTRY_*` environment variables onto keys; the zod schema
  * validates values and produces the normalised {@link Config}.
  */
+import type { SecureVersion } from 'node:tls';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { CIPHER_SUITES, TLS_VERSIONS } from './tls.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -82,6 +84,22 @@ const duration = (fallback: string) =>
 const size = (fallback: number) =>
   z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().nonnegative()).default(fallback);
 
+/** A list of strings; one comma-separated string (an environment override) is accepted too. */
+const list = <T extends z.ZodType<string>>(item: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v), z.array(item));
+const tlsSchema = z.object({
+  certificate: text.optional(),
+  key: text.optional(),
+  clientcas: list(z.string().min(1)).optional(),
+  minimumtls: z
+    .string()
+    .refine((v) => Object.hasOwn(TLS_VERSIONS, v), { message: `expected one of ${Object.keys(TLS_VERSIONS).join(', ')}` })
+    .optional(),
+  ciphersuites: list(
+    z.string().refine((v) => Object.hasOwn(CIPHER_SUITES, v), { message: `unknown or unsupported cipher suite (IANA names: ${Object.keys(CIPHER_SUITES).join(', ')})` }),
+  ).optional(),
+});
+
 const rawSchema = z.object({
   version: z.union([z.string(), z.number()]).optional(),
   log: z
@@ -102,7 +120,7 @@ const rawSchema = z.object({
       secret: text.optional(),
       relativeurls: flag.optional(),
       draintimeout: duration('10s'),
-      tls: z.object({ certificate: text.optional(), key: text.optional(), clientcas: z.array(z.string()).optional() }).optional(),
+      tls: tlsSchema.optional(),
       headers: z.record(z.string(), z.union([z.array(z.string()), z.string()])).optional(),
     })
     .optional(),
@@ -164,7 +182,15 @@ export interface Config {
     readonly secret?: string;
     readonly relativeUrls: boolean;
     readonly drainTimeoutMs: number;
-    readonly tls?: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[] };
+    readonly tls?: {
+      readonly certificate: string;
+      readonly key: string;
+      /** PEM files of the CAs client certificates must chain to; non-empty = mutual TLS required. */
+      readonly clientCas: readonly string[];
+      readonly minVersion: SecureVersion;
+      /** OpenSSL cipher string (TLS 1.2 and 1.3 suites) from `http.tls.ciphersuites`. */
+      readonly ciphers: string;
+    };
     readonly headers: Readonly<Record<string, readonly string[]>>;
   };
   readonly storage: {

@@ -1,25 +1,31 @@
 /**
- * The HTTP(S) listener around the app: TLS when configured, header/idle timeouts, keep-alive, and
- * graceful shutdown (stop accepting, let in-flight requests finish up to `http.draintimeout`).
+ * The HTTP(S) listener around the app: TLS when configured (options in tls-options.ts; the
+ * certificate, key and client CAs are re-read by `reloadTls`, which new connections use while
+ * open ones keep theirs), header/idle timeouts, keep-alive, and graceful shutdown (stop
+ * accepting, let in-flight requests finish up to `http.draintimeout`).
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { Config } from '../config/schema.js';
+import { secureContextOptions, tlsServerOptions } from './tls-options.js';
 
 export interface RunningServer {
   readonly server: Server;
   readonly address: { host: string; port: number };
   close(): Promise<void>;
+  /**
+   * Re-reads the TLS certificate, key and client CAs for new connections (no-op without TLS).
+   * Throws, keeping the current ones, when a file is unreadable or invalid.
+   */
+  reloadTls(): void;
 }
 
 export async function listen(config: Config, handle: RequestListener): Promise<RunningServer> {
   const tls = config.http.tls;
-  const server: Server =
-    tls === undefined
-      ? createServer({ requestTimeout: 0 }, handle)
-      : createTlsServer({ cert: readFileSync(tls.certificate), key: readFileSync(tls.key), requestTimeout: 0 }, handle);
+  const tlsServer: TlsServer | undefined = tls === undefined ? undefined : createTlsServer({ ...tlsServerOptions(tls), requestTimeout: 0 }, handle);
+  const server: Server = tlsServer ?? createServer({ requestTimeout: 0 }, handle);
   server.headersTimeout = config.berth.headersTimeoutMs;
   server.keepAliveTimeout = 75_000;
   // An idle socket (no bytes either way) is closed; a slow but moving upload is not.
@@ -54,5 +60,11 @@ export async function listen(config: Config, handle: RequestListener): Promise<R
         });
         server.closeIdleConnections();
       }),
+    reloadTls: () => {
+      if (tls === undefined || tlsServer === undefined) return;
+      const options = secureContextOptions(tls);
+      createSecureContext(options); // throws on a bad certificate, key or CA before anything changes
+      tlsServer.setSecureContext(options);
+    },
   };
 }

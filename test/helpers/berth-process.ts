@@ -36,6 +36,8 @@ export interface StartOptions {
   readonly port?: number;
   /** The config enables TLS: probe and report an https URL (the probe accepts any certificate). */
   readonly tls?: boolean;
+  /** A client certificate and key (PEM) for the TLS probe, when the config requires one. */
+  readonly tlsClient?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export async function freePort(): Promise<number> {
@@ -87,7 +89,7 @@ async function startOnce(options: StartOptions): Promise<BerthProcess> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth exited early (${child.exitCode}):\n${output}`);
     try {
-      const status = options.tls === true ? await probeTls(port) : (await fetch(`${url}/v2/`)).status;
+      const status = options.tls === true ? await probeTls(port, options.tlsClient) : (await fetch(`${url}/v2/`)).status;
       if (status === 200 || status === 401) break;
     } catch {
       // not listening yet
@@ -123,9 +125,9 @@ async function startOnce(options: StartOptions): Promise<BerthProcess> {
 }
 
 /** GET /v2/ over TLS without verifying the (test) certificate; resolves with the status. */
-function probeTls(port: number): Promise<number> {
+function probeTls(port: number, client?: StartOptions['tlsClient']): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false, timeout: 2000 }, (res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false, timeout: 2000, ...client }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
