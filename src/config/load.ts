@@ -170,6 +170,13 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       manifestCacheBytes: raw.berth?.cache?.manifestbytes ?? 64 * 1024 * 1024,
       maxTagsPage: raw.berth?.tags?.maxpage ?? 1000,
     },
+    authSections: {
+      ...(raw.auth !== undefined && raw.auth !== null ? { auth: raw.auth } : {}),
+      ...(raw.berth?.auth !== undefined ? { berthAuth: raw.berth.auth } : {}),
+      ...(raw.berth?.access !== undefined ? { access: raw.berth.access } : {}),
+      ...(raw.berth?.ratelimit !== undefined ? { rateLimit: raw.berth.ratelimit } : {}),
+      ...(raw.berth?.trustedproxies !== undefined ? { trustedProxies: raw.berth.trustedproxies } : {}),
+    },
   };
   return deepFreeze(config);
 }

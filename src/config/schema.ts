@@ -46,7 +46,12 @@ export const KNOWN_KEYS: KeyTree = {
     cache: 'map',
     tag: 'map',
   },
-  auth: 'map',
+  auth: {
+    htpasswd: { realm: true, path: true },
+    token: { realm: true, service: true, issuer: true, rootcertbundle: true, jwks: true, autoredirect: true, autoredirectpath: true, signingalgorithms: true },
+    silly: 'map',
+    none: 'map',
+  },
   middleware: 'map',
   notifications: 'map',
   proxy: 'map',
@@ -61,6 +66,13 @@ export const KNOWN_KEYS: KeyTree = {
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
     cache: { manifestbytes: true },
     tags: { maxpage: true },
+    auth: {
+      tokenserver: { enabled: true, path: true, key: true, certificate: true, expiration: true, issuer: true, service: true, realm: true },
+      cache: { ttl: true },
+    },
+    access: { groups: 'map', rules: true },
+    ratelimit: { reads: { rate: true, burst: true }, writes: { rate: true, burst: true }, failedlogins: { rate: true, burst: true } },
+    trustedproxies: true,
   },
 };
 
@@ -148,6 +160,8 @@ const rawSchema = z.object({
     })
     .optional(),
   catalog: z.object({ maxentries: size(1000) }).optional(),
+  // Validated by the auth room (src/auth/settings.ts), which owns these sections' meaning.
+  auth: z.record(z.string(), z.unknown()).nullable().optional(),
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -161,6 +175,10 @@ const rawSchema = z.object({
         .optional(),
       cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
+      auth: z.unknown().optional(),
+      access: z.unknown().optional(),
+      ratelimit: z.unknown().optional(),
+      trustedproxies: z.unknown().optional(),
     })
     .optional(),
 });
@@ -169,6 +187,14 @@ export type RawConfig = z.infer<typeof rawSchema>;
 export const RAW_SCHEMA = rawSchema;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'fatal';
+
+export interface AuthSections {
+  readonly auth?: unknown;
+  readonly berthAuth?: unknown;
+  readonly access?: unknown;
+  readonly rateLimit?: unknown;
+  readonly trustedProxies?: unknown;
+}
 
 /** The normalised configuration every component receives. */
 export interface Config {
@@ -216,4 +242,10 @@ export interface Config {
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
   };
+  /**
+   * The authentication and access sections as written (after env overrides): `auth` (distribution's
+   * htpasswd/token), `berth.auth`, `berth.access`, `berth.ratelimit`, `berth.trustedproxies`.
+   * Their meaning and validation belong to the auth room (src/auth/settings.ts).
+   */
+  readonly authSections: AuthSections;
 }
