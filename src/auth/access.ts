@@ -22,13 +22,22 @@ export interface Principal {
 export interface AccessController {
   /** Resolves with the principal, or throws RegistryError UNAUTHORIZED/DENIED. */
   authorize(req: IncomingMessage, required: readonly Access[]): Promise<Principal>;
+  /**
+   * Who the caller is, requiring nothing: anonymous without credentials, the user for valid ones;
+   * throws UNAUTHORIZED for bad credentials (for reads whose repository is found later, e.g. v1
+   * image paths and the IMGAPI list, which then filter with canPull).
+   */
+  identify(req: IncomingMessage): Promise<Principal>;
   /** Whether the principal may read a repository (used to filter the catalog and cross-mounts). */
   canPull(principal: Principal, name: string): Promise<boolean>;
+  /** A v1 session token (`X-Docker-Token`) for the principal, or undefined when auth is off. */
+  v1Token?(principal: Principal, repository: string, access: 'read' | 'write' | 'delete'): string | undefined;
 }
 
 /** Allows everything (no `auth` section configured). */
 export const anonymousAccess: AccessController = {
   authorize: () => Promise.resolve({ subject: '' }),
+  identify: () => Promise.resolve({ subject: '' }),
   canPull: () => Promise.resolve(true),
 };
 

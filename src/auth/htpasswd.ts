@@ -144,6 +144,12 @@ export class HtpasswdStore {
     return this.users.size;
   }
 
+  /** Whether the (current) file has an entry for `user` (refresh tokens of removed users die). */
+  async has(user: string): Promise<boolean> {
+    await this.refresh();
+    return this.users.has(user);
+  }
+
   /** Whether `user:password` matches an entry of the (current) file. */
   async verify(user: string, password: string): Promise<boolean> {
     await this.refresh();

@@ -3,6 +3,10 @@
  * app), listen, reload the TLS certificate on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
  */
 import { createDriver } from '../../storage-drivers/index.js';
+import { createAudit } from '../auth/audit.js';
+import { createClientAddress } from '../auth/client-address.js';
+import { createAuth } from '../auth/create-auth.js';
+import { parseAuthSettings } from '../auth/settings.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../logging/logger.js';
 import { createApp } from '../server/create-app.js';
@@ -18,7 +22,24 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
       if (error !== undefined) logger.debug({ op, ms, err: error }, 'storage operation failed');
     },
   });
-  const app = createApp({ config, logger, driver });
+  const settings = parseAuthSettings(config.authSections);
+  const auth = await createAuth({
+    settings,
+    driver,
+    logger,
+    urls: { ...(config.http.baseUrl !== undefined ? { baseUrl: config.http.baseUrl } : {}), prefix: config.http.prefix, relative: false },
+  });
+  if (auth.mode === 'none' && !isLoopback(config.http.host)) {
+    logger.warn({ addr: config.http.host }, 'no auth section: every request is allowed, and Berth listens beyond loopback; configure auth.htpasswd or auth.token');
+  }
+  const app = createApp({
+    config,
+    logger,
+    driver,
+    access: auth.access,
+    ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
+    audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
+  });
   const running = await listen(config, app.handle);
   const purger = startUploadPurger(app.registry, config, logger);
   logger.info(
@@ -49,4 +70,8 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

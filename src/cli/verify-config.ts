@@ -3,6 +3,7 @@
  * parameters) without starting anything; prints warnings and errors, exits non-zero when invalid.
  */
 import { createDriver } from '../../storage-drivers/index.js';
+import { AuthConfigError, parseAuthSettings } from '../auth/settings.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 
 export interface VerifyResult {
@@ -21,7 +22,15 @@ export async function verifyConfig(path: string, env: NodeJS.ProcessEnv): Promis
       lines.push(`error: ${(error as Error).message}`);
       return { ok: false, lines };
     }
-    lines.push(`ok: ${path} (storage: ${config.storage.driver}, listen: ${config.http.host}:${config.http.port})`);
+    let auth: string;
+    try {
+      auth = parseAuthSettings(config.authSections).mode;
+    } catch (error) {
+      if (!(error instanceof AuthConfigError)) throw error;
+      for (const p of error.problems) lines.push(`error: ${p}`);
+      return { ok: false, lines };
+    }
+    lines.push(`ok: ${path} (storage: ${config.storage.driver}, listen: ${config.http.host}:${config.http.port}, auth: ${auth})`);
     return { ok: true, lines };
   } catch (error) {
     if (error instanceof ConfigError) {

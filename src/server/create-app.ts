@@ -10,6 +10,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { anonymousAccess, type AccessController } from '../auth/access.js';
+import { createAudit, type Audit } from '../auth/audit.js';
+import { createClientAddress } from '../auth/client-address.js';
 import type { Config } from '../config/schema.js';
 import { createRegistry, type Registry } from '../core/registry.js';
 import { UploadTokens } from '../core/upload-token.js';
@@ -26,6 +28,10 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly driver: StorageDriver;
   readonly access?: AccessController;
+  /** Berth's token server (auth/token-server.ts), mounted on the express side when given. */
+  readonly tokenRouter?: express.Router;
+  /** Where audit lines go (default: the logger, client addresses without trusted proxies). */
+  readonly audit?: Audit;
   readonly now?: () => Date;
 }
 
@@ -57,7 +63,8 @@ export function createApp(deps: AppDeps): App {
     now,
   });
   const access = deps.access ?? anonymousAccess;
-  const v2 = createV2Handler({ registry, config, access, tokens: new UploadTokens(config.http.secret), logger });
+  const audit = deps.audit ?? createAudit(logger, createClientAddress([]));
+  const v2 = createV2Handler({ registry, config, access, tokens: new UploadTokens(config.http.secret), logger, audit });
   const accessLog = createAccessLog(logger, config.log.accessLog);
   const prefix = config.http.prefix;
   const extraHeaders = Object.entries(config.http.headers);
@@ -66,8 +73,9 @@ export function createApp(deps: AppDeps): App {
   web.disable('x-powered-by');
   web.set('etag', false);
   web.use(createHealthRouter(registry));
+  if (deps.tokenRouter !== undefined) web.use(deps.tokenRouter);
   if (config.berth.v1Enabled) {
-    const v1 = createV1Router({ registry, config, access, logger });
+    const v1 = createV1Router({ registry, config, access, logger, audit });
     web.use('/v1', v1);
     // The Python registry also answered its ping at the root; some v1 clients probe it there.
     web.get('/_ping', (req: Request, res: Response, next: NextFunction) => {

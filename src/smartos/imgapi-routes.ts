@@ -45,7 +45,7 @@ export function imgapiRouter(service: SmartOsService): Router {
   });
 
   router.get('/images', async (req: Request, res: Response) => {
-    const principal = await access.authorize(req, []);
+    const principal = await access.identify(req);
     const index = await service.index(req, principal);
     const state = firstQuery(req, 'state') ?? 'active';
     const publicFilter = firstQuery(req, 'public');
@@ -88,7 +88,7 @@ export function imgapiRouter(service: SmartOsService): Router {
   const findEntry = async (req: Request): Promise<IndexEntry> => {
     const uuid = String(req.params['uuid'] ?? '');
     if (!UUID_RE.test(uuid)) throw imgapiNotFound(uuid.slice(0, 64));
-    const principal = await access.authorize(req, []);
+    const principal = await access.identify(req);
     const entry = await service.lookup(req, principal, uuid);
     if (entry === undefined) throw imgapiNotFound(uuid);
     await access.authorize(req, [{ type: 'repository', name: entry.repo, actions: ['pull'] }]);

@@ -13,7 +13,7 @@ import { RegistryError } from '../../src/errors/registry-error.js';
 import { buildTestApp, pushImage } from '../helpers/build-app.js';
 import { DOCKER_UA, pushV1, pushV1Image, randomId, v1Chain, v1Image, type V1Fixture } from './v1-fixtures.js';
 
-const TOKEN = /^Token signature=[0-9a-f]{32},repository="([^"]+)",access=(read|write|delete)$/;
+const TOKEN = /^signature=[0-9a-f]{32},repository="([^"]+)",access=(read|write|delete)$/;
 
 /** Basic user:secret required; `user` may pull and push `team/*` only. */
 const basicAccess: AccessController = {
@@ -25,6 +25,7 @@ const basicAccess: AccessController = {
     if (required.some((r) => !r.name.startsWith('team/'))) return Promise.reject(new RegistryError('DENIED'));
     return Promise.resolve({ subject: 'user' });
   },
+  identify: (req: IncomingMessage) => basicAccess.authorize(req, []),
   canPull: (_p, name) => Promise.resolve(name.startsWith('team/')),
 };
 const BASIC = `Basic ${Buffer.from('user:secret').toString('base64')}`;
@@ -56,7 +57,7 @@ describe('v1 push sequence and tags', () => {
     assert.equal(res.text, '""');
     const token = String(res.headers['x-docker-token']);
     assert.deepEqual(TOKEN.exec(token)?.slice(1), ['library/busybox', 'write']);
-    assert.equal(res.headers['www-authenticate'], token);
+    assert.equal(res.headers['www-authenticate'], `Token ${token}`);
     assert.equal(res.headers['x-docker-endpoints'], 'registry.example.test:5000');
     const configured = buildTestApp({ config: { http: { host: 'https://berth.example.test' } } });
     const res2 = await configured.http.put('/v1/repositories/a/b/').send('[]').expect(200);

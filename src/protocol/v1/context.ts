@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Action, Principal, AccessController } from '../../auth/access.js';
+import type { Audit } from '../../auth/audit.js';
 import type { Config } from '../../config/schema.js';
 import type { Registry } from '../../core/registry.js';
 import type { V1Store } from '../../core/v1/store.js';
@@ -18,6 +19,7 @@ export interface V1Deps {
   readonly config: Config;
   readonly access: AccessController;
   readonly logger: Logger;
+  readonly audit: Audit;
 }
 
 export interface V1Context {
@@ -36,8 +38,9 @@ export async function authorizeRepository(ctx: V1Context, repository: string, ac
 
 /** Pull access to an image: through any repository it is known in. */
 export async function authorizeImage(ctx: V1Context, repositories: readonly string[]): Promise<Principal> {
-  const principal = await ctx.deps.access.authorize(ctx.req, []);
-  if (repositories.length === 0) return principal;
+  // An image tagged nowhere yet (a push in progress) is visible to signed-in users only.
+  if (repositories.length === 0) return ctx.deps.access.authorize(ctx.req, []);
+  const principal = await ctx.deps.access.identify(ctx.req);
   for (const repository of repositories) {
     if (await ctx.deps.access.canPull(principal, repository)) return principal;
   }

@@ -101,13 +101,22 @@ export type TokenAccess = 'read' | 'write' | 'delete';
 /**
  * The index role's answer headers: a session token (`X-Docker-Token`, echoed in
  * `WWW-Authenticate`, replayed by clients as `Authorization: Token …`) and the registry endpoint.
- * Tokens are opaque and not checked, as in registry 0.9's standalone mode: access is decided by
- * the access controller on every request.
+ * With auth on, the token is a signed session token naming the user (auth/v1-tokens.ts); without,
+ * it is opaque and never checked, as in registry 0.9's standalone mode. Either way access is
+ * decided by the access controller on every request. The header carries no leading `Token` word:
+ * docker adds it itself.
  */
-export function indexHeaders(req: IncomingMessage, res: ServerResponse, config: Config, repository: string, access: TokenAccess): void {
-  const token = `Token signature=${randomBytes(16).toString('hex')},repository="${repository}",access=${access}`;
+export function indexHeaders(
+  req: IncomingMessage,
+  res: ServerResponse,
+  config: Config,
+  repository: string,
+  access: TokenAccess,
+  signed: string | undefined,
+): void {
+  const token = signed ?? `signature=${randomBytes(16).toString('hex')},repository="${repository}",access=${access}`;
   res.setHeader('X-Docker-Token', token);
-  res.setHeader('WWW-Authenticate', token);
+  res.setHeader('WWW-Authenticate', `Token ${token}`);
   res.setHeader('X-Docker-Endpoints', endpointOf(req, config));
 }
 

@@ -47,7 +47,7 @@ function positive(value: string | null, fallback: number, max: number, what: str
 
 /** `GET /v1/search?q=&n=&page=`. */
 export async function search(ctx: V1Context): Promise<void> {
-  const principal = await ctx.deps.access.authorize(ctx.req, []);
+  const principal = await ctx.deps.access.identify(ctx.req);
   const query = ctx.query.get('q') ?? '';
   const pageSize = positive(ctx.query.get('n'), DEFAULT_PAGE_SIZE, 100, 'n');
   const page = positive(ctx.query.get('page'), 1, 1_000_000, 'page');

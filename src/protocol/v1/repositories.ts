@@ -12,6 +12,7 @@
 import { assertV1Id, assertV1Tag, parseV1Name, type V1Name } from '../../core/v1/names.js';
 import type { IndexImage, TagMetadata } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
+import type { Principal } from '../../auth/access.js';
 import { assertDeletable, assertWritable, authorizeRepository, type V1Context } from './context.js';
 import { indexHeaders, parseJsonBody, readBody, sendEmpty, sendJson, sendTrue, type TokenAccess } from './http.js';
 import { isRecord } from '../../core/json.js';
@@ -68,11 +69,12 @@ export async function putTag(ctx: V1Context, raw: string, tag: string): Promise<
   assertWritable(ctx);
   const name = parseV1Name(raw);
   assertV1Tag(tag);
-  await authorizeRepository(ctx, name.v2, ['pull', 'push']);
+  const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   const data = parseJsonBody(await readBody(ctx.req, 4096));
   if (typeof data !== 'string' || data === '') throw new RegistryError('V1_INVALID', { message: 'Invalid data' });
   const id = assertV1Id(data);
   await ctx.store.putTag(name.v2, tag, id, ctx.req.headers['user-agent'], ctx.now());
+  ctx.deps.audit(ctx.req, principal, { api: 'v1', action: 'tag', repository: name.v2, reference: tag, digest: id });
   sendTrue(ctx.req, ctx.res);
 }
 
@@ -81,23 +83,26 @@ export async function deleteTag(ctx: V1Context, raw: string, tag: string): Promi
   const name = parseV1Name(raw);
   assertV1Tag(tag);
   const repository = (await ctx.store.repositoryFor(name)) ?? name.v2;
-  await authorizeRepository(ctx, repository, ['delete']);
+  const principal = await authorizeRepository(ctx, repository, ['delete']);
   if (!(await ctx.store.deleteTag(repository, tag))) throw new RegistryError('V1_TAG_UNKNOWN', { message: `Tag not found: ${tag}` });
+  ctx.deps.audit(ctx.req, principal, { api: 'v1', action: 'untag', repository, reference: tag });
   sendTrue(ctx.req, ctx.res);
 }
 
 export async function deleteRepository(ctx: V1Context, raw: string): Promise<void> {
   assertDeletable(ctx);
   const name = parseV1Name(raw);
-  await authorizeRepository(ctx, (await ctx.store.repositoryFor(name)) ?? name.v2, ['delete']);
+  const repository = (await ctx.store.repositoryFor(name)) ?? name.v2;
+  const principal = await authorizeRepository(ctx, repository, ['delete']);
   if (!(await ctx.store.deleteRepository(name))) throw repositoryUnknown(name);
+  ctx.deps.audit(ctx.req, principal, { api: 'v1', action: 'delete', repository });
   sendTrue(ctx.req, ctx.res);
 }
 
 // ---- index role
 
-function indexAnswer(ctx: V1Context, name: V1Name, access: TokenAccess): void {
-  indexHeaders(ctx.req, ctx.res, ctx.deps.config, name.v1, access);
+function indexAnswer(ctx: V1Context, principal: Principal, name: V1Name, access: TokenAccess): void {
+  indexHeaders(ctx.req, ctx.res, ctx.deps.config, name.v1, access, ctx.deps.access.v1Token?.(principal, name.v1, access));
 }
 
 /** `[{"id": …, "Tag"?: …, "checksum"?: …}]` as docker sends it. */
@@ -116,9 +121,9 @@ async function imageList(ctx: V1Context): Promise<IndexImage[]> {
 export async function putRepository(ctx: V1Context, raw: string): Promise<void> {
   assertWritable(ctx);
   const name = parseV1Name(raw);
-  await authorizeRepository(ctx, name.v2, ['pull', 'push']);
+  const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   await ctx.store.mergeIndexImages(name.v2, await imageList(ctx));
-  indexAnswer(ctx, name, 'write');
+  indexAnswer(ctx, principal, name, 'write');
   sendJson(ctx.req, ctx.res, 200, '');
 }
 
@@ -126,10 +131,10 @@ export async function putRepository(ctx: V1Context, raw: string): Promise<void> 
 export async function putRepositoryImages(ctx: V1Context, raw: string): Promise<void> {
   assertWritable(ctx);
   const name = parseV1Name(raw);
-  await authorizeRepository(ctx, name.v2, ['pull', 'push']);
+  const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   const images = await imageList(ctx);
   if (images.length > 0) await ctx.store.mergeIndexImages(name.v2, images);
-  indexAnswer(ctx, name, 'write');
+  indexAnswer(ctx, principal, name, 'write');
   sendEmpty(ctx.res, 204);
 }
 
@@ -137,18 +142,18 @@ export async function putRepositoryImages(ctx: V1Context, raw: string): Promise<
 export async function getRepositoryImages(ctx: V1Context, raw: string): Promise<void> {
   const name = parseV1Name(raw);
   const repository = await ctx.store.repositoryFor(name);
-  await authorizeRepository(ctx, repository ?? name.v2, ['pull']);
+  const principal = await authorizeRepository(ctx, repository ?? name.v2, ['pull']);
   const images = await ctx.store.indexImages(repository ?? name.v2);
   if (repository === undefined && images === undefined) throw repositoryUnknown(name);
-  indexAnswer(ctx, name, 'read');
+  indexAnswer(ctx, principal, name, 'read');
   sendJson(ctx.req, ctx.res, 200, images ?? []);
 }
 
 export async function deleteRepositoryImages(ctx: V1Context, raw: string): Promise<void> {
   assertDeletable(ctx);
   const name = parseV1Name(raw);
-  await authorizeRepository(ctx, name.v2, ['delete']);
-  indexAnswer(ctx, name, 'delete');
+  const principal = await authorizeRepository(ctx, name.v2, ['delete']);
+  indexAnswer(ctx, principal, name, 'delete');
   sendEmpty(ctx.res, 204);
 }
 

@@ -47,5 +47,6 @@ export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<
   if (!deps.config.storage.deleteEnabled) throw new RegistryError('UNSUPPORTED', { message: 'deletes are disabled (storage.delete.enabled)' });
   const digest = parseDigest(digestText);
   if (!(await deps.registry.blobs.unlink(name, digest))) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.digest } });
+  deps.audit(ctx.req, ctx.principal, { api: 'v2', action: 'delete', repository: name, digest: digest.digest });
   endEmpty(res, 202, { 'Docker-Content-Digest': digest.digest });
 }

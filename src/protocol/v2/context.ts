@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Principal, AccessController } from '../../auth/access.js';
+import type { Audit } from '../../auth/audit.js';
 import type { Config } from '../../config/schema.js';
 import type { Registry } from '../../core/registry.js';
 import type { UploadTokens } from '../../core/upload-token.js';
@@ -17,6 +18,7 @@ export interface V2Deps {
   readonly access: AccessController;
   readonly tokens: UploadTokens;
   readonly logger: Logger;
+  readonly audit: Audit;
 }
 
 export interface V2Context {

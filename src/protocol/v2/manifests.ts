@@ -127,6 +127,8 @@ export async function putManifest(ctx: RepoContext, reference: string): Promise<
   };
   if (result.parsed.subject !== undefined) headers['OCI-Subject'] = result.parsed.subject.digest.digest;
   if (extraTags.length > 0) res.setHeader('OCI-Tag', result.tags);
+  deps.audit(req, ctx.principal, { api: 'v2', action: 'push', repository: name, reference: ref.kind === 'tag' ? ref.tag : result.digest.digest, digest: result.digest.digest });
+  for (const tag of result.tags) deps.audit(req, ctx.principal, { api: 'v2', action: 'tag', repository: name, reference: tag, digest: result.digest.digest });
   endEmpty(res, 201, headers);
 }
 
@@ -138,5 +140,12 @@ export async function deleteManifest(ctx: RepoContext, reference: string): Promi
   const removed =
     ref.kind === 'tag' ? await deps.registry.tags.delete(name, ref.tag) : await deps.registry.manifests.delete(name, ref.digest);
   if (!removed) throw manifestUnknown(reference);
+  deps.audit(ctx.req, ctx.principal, {
+    api: 'v2',
+    action: ref.kind === 'tag' ? 'untag' : 'delete',
+    repository: name,
+    reference,
+    ...(ref.kind === 'digest' ? { digest: ref.digest.digest } : {}),
+  });
   endEmpty(res, 202);
 }
