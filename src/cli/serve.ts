@@ -14,9 +14,15 @@ import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
-  const { config, warnings } = await loadConfigFile(configPath, env);
+  const { config, warnings, legacy } = await loadConfigFile(configPath, env);
   const logger = createLogger(config);
   for (const w of warnings) logger.warn({ warning: w }, 'configuration warning');
+  if (legacy !== undefined) {
+    // Names only (legacy variable → modern key), never values: OS_PASSWORD/AWS_SECRET stay out of logs.
+    const mapped = Object.fromEntries(legacy.keys.filter((k) => k.applied).map((k) => [k.legacy, k.key]));
+    const shadowed = legacy.keys.filter((k) => !k.applied).map((k) => `${k.legacy}: ${k.key} is set by the configuration`);
+    logger.info({ flavor: legacy.flavor, mapped, shadowed, notes: legacy.notes }, 'old docker-registry environment mapped to configuration keys');
+  }
   const driver = createDriver(config.storage.driver, config.storage.params, {
     observe: (op, ms, error) => {
       if (error !== undefined) logger.debug({ op, ms, err: error }, 'storage operation failed');

@@ -14,8 +14,10 @@ export interface VerifyResult {
 export async function verifyConfig(path: string, env: NodeJS.ProcessEnv): Promise<VerifyResult> {
   const lines: string[] = [];
   try {
-    const { config, warnings } = await loadConfigFile(path, env);
+    const { config, warnings, legacy } = await loadConfigFile(path, env);
     for (const w of warnings) lines.push(`warning: ${w}`);
+    for (const k of legacy?.keys ?? []) lines.push(`legacy: ${k.legacy} → ${k.key}${k.applied ? '' : ' (set by the configuration; not used)'}`);
+    for (const n of legacy?.notes ?? []) lines.push(`legacy: ${n}`);
     try {
       createDriver(config.storage.driver, config.storage.params, { validateOnly: true });
     } catch (error) {

@@ -36,11 +36,14 @@ export function envKeyPath(segments: readonly string[], tree: KeyTree = KNOWN_KE
   return undefined;
 }
 
-/** Applies overrides in place; returns warnings for variables that match no key. */
-export function applyEnv(config: ConfigObject, env: NodeJS.ProcessEnv): string[] {
+/**
+ * Applies overrides in place; returns warnings for variables that match no key. `handled` names
+ * variables another layer already read (REGISTRY_PORT, REGISTRY_HOST: legacy-env.ts).
+ */
+export function applyEnv(config: ConfigObject, env: NodeJS.ProcessEnv, handled: ReadonlySet<string> = new Set()): string[] {
   const warnings: string[] = [];
   const names = Object.keys(env)
-    .filter((n) => n.startsWith('REGISTRY_'))
+    .filter((n) => n.startsWith('REGISTRY_') && !handled.has(n))
     .sort();
   const storageSwitch = env['REGISTRY_STORAGE'];
   if (storageSwitch !== undefined) {

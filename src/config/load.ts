@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
+import { applyLegacyEnv, applyRegistryPort, type LegacyEnvResult } from './legacy-env.js';
 import { NOT_IMPLEMENTED, RAW_SCHEMA, STORAGE_DRIVERS, type Config, type LogLevel, type RawConfig } from './schema.js';
 import { DEFAULT_MINIMUM_TLS, opensslCiphers, TLS_VERSIONS } from './tls.js';
 
@@ -23,6 +24,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   readonly config: Config;
   readonly warnings: readonly string[];
+  /** The old Python registry's variables that were mapped (SETTINGS_FLAVOR set), for the start-up log. */
+  readonly legacy?: LegacyEnvResult;
 }
 
 export async function loadConfigFile(path: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<LoadedConfig> {
@@ -47,7 +50,12 @@ export async function loadConfigFile(path: string | undefined, env: NodeJS.Proce
 /** Builds a Config from an already parsed document (tests use this directly). */
 export function buildConfig(document: ConfigObject, env: NodeJS.ProcessEnv = {}): LoadedConfig {
   const doc = structuredClone(document);
-  const warnings = applyEnv(doc, env);
+  // Layers, lowest first: the old registry's variables (file keys win), REGISTRY_PORT, REGISTRY_*.
+  const legacy = applyLegacyEnv(doc, env);
+  const portWarning = applyRegistryPort(doc, env);
+  const handled = new Set(['REGISTRY_PORT', ...(legacy !== undefined ? ['REGISTRY_HOST'] : [])]);
+  const warnings = [...(portWarning !== undefined ? [portWarning] : []), ...applyEnv(doc, env, handled)];
+  if (legacy !== undefined && legacy.problems.length > 0) throw new ConfigError(legacy.problems, warnings);
   for (const key of unknownKeys(doc)) warnings.push(`${key}: unknown configuration key (ignored)`);
   for (const key of NOT_IMPLEMENTED) if (hasPath(doc, key)) warnings.push(`${key}: not implemented by Berth yet (ignored)`);
   const result = RAW_SCHEMA.safeParse(doc);
@@ -57,7 +65,8 @@ export function buildConfig(document: ConfigObject, env: NodeJS.ProcessEnv = {})
       warnings,
     );
   }
-  return { config: normalise(result.data, warnings), warnings };
+  const config = normalise(result.data, warnings);
+  return legacy !== undefined ? { config, warnings, legacy } : { config, warnings };
 }
 
 function hasPath(doc: ConfigObject, dotted: string): boolean {

@@ -12,9 +12,10 @@
  *
  * Parameters are distribution's (`s3ParamsSchema`, validated by the factory in
  * `storage-drivers/index.ts`). The client is built for S3-compatible servers too: checksums only
- * when an operation requires them (no aws-chunked uploads), bounded retries, a short connect
- * timeout and a socket idle timeout, so a dead backend fails in seconds with a
- * BackendUnavailableError instead of hanging. Errors never carry the secret key.
+ * when an operation requires them (no aws-chunked uploads), retries within one time budget, a
+ * short connect timeout, a response timeout for small requests and an idle timeout between bytes
+ * (`timed-handler.ts`), so a dead or hung backend fails in seconds with a BackendUnavailableError
+ * instead of hanging, while a slow but moving transfer is never cut. Errors never carry the secret key.
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
@@ -34,6 +35,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { TimedHttpHandler } from './timed-handler.js';
 import type {
   FileInfo,
   FileWriter,
@@ -106,13 +108,16 @@ export function createS3Client(options: S3DriverOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     // A fresh connection per 100-continue request costs more than it saves for our part sizes.
     expectContinueHeader: false,
-    requestHandler: {
+    requestHandler: new TimedHttpHandler({
       connectionTimeout: options.connectTimeoutMs ?? 3000,
+      // The idle limit between bytes (node's socket timeout: every chunk resets it).
       socketTimeout: options.socketTimeoutMs ?? 30_000,
+      responseTimeoutMs: options.responseTimeoutMs ?? 5000,
+      budgetMs: options.budgetMs ?? 8000,
       ...(options.skipVerify === true
         ? { httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, rejectUnauthorized: false }) }
         : {}),
-    },
+    }),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
   };

@@ -52,6 +52,20 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) =
   error: 'expected a boolean',
 });
 
+/** Seconds as a positive number, a numeric string or a duration (`500ms`, `5s`, `1m`). */
+const seconds = z
+  .union([z.number(), z.string()], { error: 'expected seconds or a duration such as 5s' })
+  .transform((value, context) => {
+    const match = typeof value === 'number' ? null : /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+    const parsed = typeof value === 'number' ? value : match === null ? NaN : Number(match[1]) * (match[2] === 'ms' ? 0.001 : match[2] === 'm' ? 60 : 1);
+    if (Number.isFinite(parsed) && parsed > 0) return parsed;
+    context.addIssue({ code: 'custom', message: 'expected a positive number of seconds or a duration such as 5s' });
+    return z.NEVER;
+  });
+
+/** Timeout defaults (seconds): a hung backend answers 503 within 10 s on metadata operations. */
+export const DEFAULT_TIMEOUTS = { connecttimeout: 3, responsetimeout: 5, idletimeout: 30, retrybudget: 8 } as const;
+
 export const s3ParamsSchema = z
   .object({
     accesskey: text().optional(),
@@ -84,6 +98,10 @@ export const s3ParamsSchema = z
       .transform((value) => value.toUpperCase())
       .pipe(z.enum(STORAGE_CLASSES, { error: `expected one of ${STORAGE_CLASSES.join(', ')}` }))
       .default('STANDARD'),
+    connecttimeout: seconds.default(DEFAULT_TIMEOUTS.connecttimeout),
+    responsetimeout: seconds.default(DEFAULT_TIMEOUTS.responsetimeout),
+    idletimeout: seconds.default(DEFAULT_TIMEOUTS.idletimeout),
+    retrybudget: seconds.default(DEFAULT_TIMEOUTS.retrybudget),
   })
   .strict()
   .superRefine((params, context) => {
@@ -134,6 +152,10 @@ export interface S3DriverOptions {
   readonly socketTimeoutMs?: number;
   /** Attempts per request, first included (default 3). */
   readonly maxAttempts?: number;
+  /** Until the response headers of a small request (default 5 s). */
+  readonly responseTimeoutMs?: number;
+  /** One operation over all its attempts (default 8 s). */
+  readonly budgetMs?: number;
 }
 
 /** Driver options from validated parameters. */
@@ -161,6 +183,10 @@ export function s3OptionsFromParams(params: S3Params): S3DriverOptions {
     secure,
     skipVerify: params.skipverify,
     storageClass: params.storageclass,
+    connectTimeoutMs: Math.round(params.connecttimeout * 1000),
+    responseTimeoutMs: Math.round(params.responsetimeout * 1000),
+    socketTimeoutMs: Math.round(params.idletimeout * 1000),
+    budgetMs: Math.round(params.retrybudget * 1000),
   };
 }
 

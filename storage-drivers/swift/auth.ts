@@ -41,6 +41,8 @@ export interface AuthConfig {
   readonly endpointtype: 'public' | 'internal' | 'admin';
   /** Idle limit of each auth request, in milliseconds. */
   readonly timeoutMs: number;
+  /** Limit until the response headers of each auth request (default: timeoutMs). */
+  readonly responseTimeoutMs?: number;
 }
 
 /** Where sessions are kept; a plain `Map` will do. Keys are digests of the auth config. */
@@ -65,7 +67,7 @@ export class SwiftAuth {
     private readonly config: AuthConfig,
     private readonly cache: TokenCache = new Map<string, SwiftSession>(),
   ) {
-    this.#key = createHash('sha256').update(JSON.stringify({ ...config, timeoutMs: 0 })).digest('hex');
+    this.#key = createHash('sha256').update(JSON.stringify({ ...config, timeoutMs: 0, responseTimeoutMs: 0 })).digest('hex');
   }
 
   /** How many logins this instance made (for tests and metrics). */
@@ -184,6 +186,7 @@ export class SwiftAuth {
       headers,
       ...(body === undefined ? {} : { body }),
       timeoutMs: this.config.timeoutMs,
+      ...(this.config.responseTimeoutMs === undefined ? {} : { responseTimeoutMs: this.config.responseTimeoutMs }),
       what: `swift auth (v${this.config.version} at ${this.config.authurl})`,
     });
   }

@@ -27,6 +27,10 @@ export interface ClientConfig {
   readonly container: string;
   /** Idle limit of a request, in milliseconds. */
   readonly timeoutMs: number;
+  /** Limit until the response headers of a request without a streamed body (default: timeoutMs). */
+  readonly responseTimeoutMs?: number;
+  /** Total time one call may spend, its re-login retry included (default: unbounded). */
+  readonly budgetMs?: number;
   /** Entries per listing page (default {@link LISTING_PAGE}; tests make it small). */
   readonly listingPage?: number;
 }
@@ -126,13 +130,22 @@ export class SwiftClient {
   async call(spec: CallSpec): Promise<Exchange> {
     const what = this.describe(spec);
     const replayable = !(spec.body instanceof ReadableStream);
+    const started = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       const session = await this.auth.session();
+      // The budget covers the login above, every attempt and the wait for each response.
+      const left = this.config.budgetMs === undefined ? Infinity : this.config.budgetMs - (Date.now() - started);
+      if (left <= 0) {
+        throw new BackendUnavailableError(this.config.driverName, `${what}: retry budget of ${this.config.budgetMs ?? 0} ms used up`, spec.path);
+      }
+      const responseLimit = this.config.responseTimeoutMs === undefined ? undefined : Math.min(this.config.responseTimeoutMs, left);
       const sendSpec: SendSpec = {
         method: spec.method,
         url: this.url(session, spec.target, spec.query),
         headers: { ...spec.headers, 'X-Auth-Token': session.token },
         timeoutMs: spec.timeoutMs ?? this.config.timeoutMs,
+        // Calls that override the limit wait on server-side work: the override bounds both phases.
+        ...(spec.timeoutMs === undefined && responseLimit !== undefined ? { responseTimeoutMs: responseLimit } : {}),
         what,
         ...(spec.body === undefined ? {} : { body: spec.body }),
         ...(spec.signal === undefined ? {} : { signal: spec.signal }),

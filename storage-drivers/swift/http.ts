@@ -1,6 +1,8 @@
 /**
  * HTTP plumbing of the swift driver, on Node's `fetch` (undici): one `send()` that bounds every
- * exchange with an idle timer, and the mapping of transport failures to driver errors.
+ * exchange with two limits — the response timeout until the headers arrive (connect + first
+ * byte; `responsetimeout`) and then the idle timer between body bytes (`timeout`) — and the
+ * mapping of transport failures to driver errors.
  *
  * The timer ({@link Watchdog}) measures only time spent waiting on Swift: it runs until the
  * response headers arrive and while a body read is pending, and callers that stream pause it
@@ -17,11 +19,27 @@ import { abortError } from '../source.js';
 export class Watchdog {
   #timer: NodeJS.Timeout | undefined;
   #fired = false;
+  #ms: number;
 
   constructor(
-    readonly ms: number,
+    ms: number,
     private readonly onFire: () => void,
-  ) {}
+  ) {
+    this.#ms = ms;
+  }
+
+  /** The current limit, in milliseconds. */
+  get ms(): number {
+    return this.#ms;
+  }
+
+  /** Changes the limit and restarts the countdown (the response phase → the body phase). */
+  setLimit(ms: number): void {
+    if (this.#fired) return;
+    this.pause();
+    this.#ms = ms;
+    this.start();
+  }
 
   get fired(): boolean {
     return this.#fired;
@@ -35,7 +53,7 @@ export class Watchdog {
         this.#fired = true;
         this.#timer = undefined;
         this.onFire();
-      }, this.ms);
+      }, this.#ms);
       this.#timer.unref();
     } else {
       this.#timer.refresh();
@@ -65,8 +83,13 @@ export interface SendSpec {
   readonly body?: Uint8Array | ReadableStream<Uint8Array>;
   /** The caller's signal: aborting it aborts the request with an AbortError. */
   readonly signal?: AbortSignal;
-  /** Idle limit while waiting on Swift, in milliseconds. */
+  /** Idle limit while waiting on Swift between bytes (and for streamed uploads), in milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * Limit from the start of the request until the response headers (connect and first byte), for
+   * requests whose body is not a stream; then `timeoutMs` applies to the body. Default: `timeoutMs`.
+   */
+  readonly responseTimeoutMs?: number;
   /** What this is, for messages: `PUT files/a/b`. */
   readonly what: string;
   /** The driver path involved, for errors. */
@@ -89,7 +112,8 @@ export interface Exchange {
  */
 export async function send(driverName: string, spec: SendSpec): Promise<Exchange> {
   const controller = new AbortController();
-  const watchdog = new Watchdog(spec.timeoutMs, () => controller.abort());
+  const streamed = spec.body instanceof ReadableStream;
+  const watchdog = new Watchdog(streamed ? spec.timeoutMs : (spec.responseTimeoutMs ?? spec.timeoutMs), () => controller.abort());
   const signal = spec.signal === undefined ? controller.signal : AbortSignal.any([spec.signal, controller.signal]);
   const fail = (error: unknown): unknown => {
     watchdog.stop();
@@ -110,6 +134,8 @@ export async function send(driverName: string, spec: SendSpec): Promise<Exchange
   }
   try {
     const response = await fetch(spec.url, init);
+    // Headers are in: from now on the idle limit between body bytes.
+    watchdog.setLimit(spec.timeoutMs);
     return { response, watchdog, fail };
   } catch (error) {
     throw fail(error);
@@ -123,7 +149,7 @@ export function transportError(driverName: string, spec: SendSpec, error: unknow
   if (watchdog?.fired === true) {
     return new BackendUnavailableError(
       driverName,
-      `${spec.what}: no answer from Swift within ${formatSeconds(spec.timeoutMs)}`,
+      `${spec.what}: no answer from Swift within ${formatSeconds(watchdog.ms)}`,
       spec.path,
       { cause: error },
     );

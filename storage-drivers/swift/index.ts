@@ -76,6 +76,8 @@ export interface SwiftDriver extends StorageDriver {
 export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
   const { params } = options;
   const timeoutMs = Math.round(params.timeout * 1000);
+  const responseTimeoutMs = Math.round(params.responsetimeout * 1000);
+  const budgetMs = Math.round(params.retrybudget * 1000);
   const auth = new SwiftAuth(
     NAME,
     {
@@ -91,6 +93,7 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
       trustid: params.trustid,
       endpointtype: params.endpointtype,
       timeoutMs,
+      responseTimeoutMs,
     },
     options.tokenCache,
   );
@@ -99,6 +102,8 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
       driverName: NAME,
       container: params.container,
       timeoutMs,
+      responseTimeoutMs,
+      budgetMs,
       ...(options.listingPageSize === undefined ? {} : { listingPage: options.listingPageSize }),
     },
     auth,

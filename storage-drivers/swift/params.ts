@@ -2,8 +2,9 @@
  * The swift driver's configuration parameters, with distribution's names (`authurl`, `username`,
  * `password`, `container`, `region`, `tenant`, `tenantid`, `domain`, `domainid`, `trustid`,
  * `authversion`, `endpointtype`, `prefix`, `chunksize`, `secretkey`, `insecureskipverify`,
- * `tempurlcontainerkey`, `tempurlmethods`) plus one Berth addition, `timeout` (how long one request
- * may wait on Swift without progress). Validated by the factory in `storage-drivers/index.ts` with
+ * `tempurlcontainerkey`, `tempurlmethods`) plus Berth's timeouts: `timeout` (how long one request
+ * may wait on Swift between bytes), `responsetimeout` (until the response headers) and
+ * `retrybudget` (one operation over all its attempts). Validated by the factory in `storage-drivers/index.ts` with
  * `parseDriverParams`, so a problem reads `storage.swift.<key>: <message>`.
  */
 import { z } from 'zod';
@@ -17,6 +18,10 @@ export const MIN_CHUNK_SIZE = MiB;
 export const MAX_CHUNK_SIZE = 5 * 1024 * MiB;
 /** Default for `timeout`: seconds a request may wait on Swift without progress. */
 export const DEFAULT_TIMEOUT_SECONDS = 30;
+/** Default for `responsetimeout`: seconds until the response headers (connect + first byte). */
+export const DEFAULT_RESPONSE_TIMEOUT_SECONDS = 5;
+/** Default for `retrybudget`: seconds one operation may take over all its attempts. */
+export const DEFAULT_RETRY_BUDGET_SECONDS = 8;
 
 /** Characters allowed in the container name and the prefix (those of driver paths). */
 const SAFE_NAME = /^[A-Za-z0-9._:+-]+$/;
@@ -132,6 +137,8 @@ export const swiftParamsSchema = z
       })
       .optional(),
     timeout: seconds.default(DEFAULT_TIMEOUT_SECONDS),
+    responsetimeout: seconds.default(DEFAULT_RESPONSE_TIMEOUT_SECONDS),
+    retrybudget: seconds.default(DEFAULT_RETRY_BUDGET_SECONDS),
   })
   .strict();
 

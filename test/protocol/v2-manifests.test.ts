@@ -111,12 +111,18 @@ describe('v2 manifests', () => {
 
   test('invalid tags and references', async () => {
     const t = buildTestApp();
-    const res = await t.http.get('/v2/m/a/manifests/-bad').expect(400);
-    assert.equal(res.body.errors[0].code, 'TAG_INVALID');
-    const long = await t.http.get(`/v2/m/a/manifests/${'a'.repeat(129)}`).expect(400);
-    assert.equal(long.body.errors[0].code, 'TAG_INVALID');
-    const dig = await t.http.get('/v2/m/a/manifests/sha256:zz').expect(400);
-    assert.equal(dig.body.errors[0].code, 'DIGEST_INVALID');
+    // GET/HEAD: a malformed reference names no manifest (404, as the OCI conformance suite expects).
+    const res = await t.http.get('/v2/m/a/manifests/-bad').expect(404);
+    assert.equal(res.body.errors[0].code, 'MANIFEST_UNKNOWN');
+    const long = await t.http.get(`/v2/m/a/manifests/${'a'.repeat(129)}`).expect(404);
+    assert.equal(long.body.errors[0].code, 'MANIFEST_UNKNOWN');
+    const dig = await t.http.get('/v2/m/a/manifests/sha256:zz').expect(404);
+    assert.equal(dig.body.errors[0].code, 'MANIFEST_UNKNOWN');
+    // PUT and DELETE keep the 400s.
+    const put = await t.http.put('/v2/m/a/manifests/-bad').set('Content-Type', SCHEMA2).send('{}').expect(400);
+    assert.equal(put.body.errors[0].code, 'TAG_INVALID');
+    const del = await t.http.delete('/v2/m/a/manifests/sha256:zz').expect(400);
+    assert.equal(del.body.errors[0].code, 'DIGEST_INVALID');
   });
 
   test('manifest list: served as is to list-aware clients, linux/amd64 child to others', async () => {

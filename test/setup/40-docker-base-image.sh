@@ -14,7 +14,62 @@
 # bundle) and an image already in the engine is not imported again. Exports BERTH_TEST_BASE_IMAGE
 # to $BERTH_TEST_ENV. Installs debootstrap with apt-get only when missing. Any failure exits
 # non-zero (CI never skips the suite silently). Needs root (debootstrap, chroot).
+#
+# The Debian mirror is the one this machine's apt uses for the suite (deb822
+# /etc/apt/sources.list.d/*.sources `URIs:`, then *.list and /etc/apt/sources.list `deb` lines;
+# security and updates suites are skipped), else http://deb.debian.org/debian;
+# BERTH_DEBIAN_MIRROR overrides it. `40-docker-base-image.sh --print-mirror` prints the mirror
+# and exits (nothing else runs, no root needed).
 set -euo pipefail
+
+suite=bookworm
+
+# The first http(s)/ftp/file URI that apt uses for "$suite" itself. Reads deb822 stanzas
+# (Types: deb, Suites: containing the suite, Enabled: not no) and one-line `deb [opts] uri suite`
+# entries; disabled files (other extensions) are not read. Prints nothing when none matches.
+apt_mirror() {
+  local dir="${BERTH_APT_ETC:-/etc/apt}" f
+  for f in "$dir"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$suite" '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " suite " ") && uri != "") { print uri; found = 1; exit }
+        types = ""; suites = ""; uri = ""; enabled = ""
+      }
+      /^[[:space:]]*#/ { next }
+      /^[[:space:]]*$/ { flush(); next }
+      {
+        key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^[[:space:]]+/, ""); value = $0
+        if (key == "types") types = value
+        else if (key == "suites") suites = value
+        else if (key == "enabled") enabled = tolower(value)
+        else if (key == "uris") { split(value, u, /[[:space:]]+/); uri = u[1] }
+      }
+      END { if (!found) flush() }
+    ' "$f"
+  done | grep -E '^(https?|ftp|file):' | head -n 1 | grep . && return 0
+  for f in "$dir"/sources.list.d/*.list "$dir/sources.list"; do
+    [ -f "$f" ] || continue
+    # deb [options] uri suite components…
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk -v suite="$suite" '$1 == "deb" && $3 == suite { print $2 }'
+  done | grep -E '^(https?|ftp|file):' | head -n 1 | grep . && return 0
+  return 0
+}
+
+mirror_for_suite() {
+  if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
+    echo "$BERTH_DEBIAN_MIRROR"
+    return
+  fi
+  local found
+  found=$(apt_mirror || true)
+  echo "${found:-http://deb.debian.org/debian}" | sed 's:/*$::'
+}
+
+if [ "${1:-}" = "--print-mirror" ]; then
+  mirror_for_suite
+  exit 0
+fi
 
 : "${BERTH_TEST_TMP:?run this through test/run.sh (BERTH_TEST_TMP is unset)}"
 : "${BERTH_TEST_ENV:?run this through test/run.sh (BERTH_TEST_ENV is unset)}"
@@ -36,8 +91,7 @@ mkdir -p "$BERTH_TEST_TMP/docker-base-config"
 
 cache="${BERTH_TEST_CACHE:-/var/cache/berth-test}"
 mkdir -p "$cache"
-suite=bookworm
-mirror="${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+mirror=$(mirror_for_suite)
 minbase="$cache/debootstrap-$suite-minbase.tar"
 
 # 1. The minimal Debian, once per machine.

@@ -109,15 +109,27 @@ function descriptorList(value: unknown, where: string): Descriptor[] {
   return value.map((d, i) => parseDescriptor(d, `${where}[${i}]`));
 }
 
-/** Decides the media type: the body's `mediaType`, else the request's Content-Type, else the shape. */
+/**
+ * Decides the media type: the body's `mediaType`, else the request's Content-Type, else the shape.
+ * A body `mediaType` that disagrees with a manifest Content-Type is MANIFEST_INVALID (what
+ * distribution does; the two schema1 spellings count as one). A generic Content-Type
+ * (`application/json`, none) never conflicts, and a body without `mediaType` is legal (OCI).
+ */
 function effectiveMediaType(json: Record<string, unknown>, contentType: string | undefined): string {
   const declared = json['mediaType'];
+  const header = bareMediaType(contentType);
+  const headerKind = manifestKind(header);
   if (declared !== undefined) {
     if (typeof declared !== 'string') throw invalid('mediaType must be a string');
+    if (headerKind !== undefined && declared !== header && !(headerKind === 'schema1' && manifestKind(declared) === 'schema1')) {
+      throw invalid('the manifest mediaType does not match the Content-Type', {
+        mediaType: declared.slice(0, 100),
+        contentType: header.slice(0, 100),
+      });
+    }
     return declared;
   }
-  const header = bareMediaType(contentType);
-  if (manifestKind(header) !== undefined) return header;
+  if (headerKind !== undefined) return header;
   if (json['schemaVersion'] === 1) return json['signatures'] === undefined ? MediaTypes.dockerSchema1 : MediaTypes.dockerSchema1Signed;
   if (Array.isArray(json['manifests'])) return MediaTypes.ociIndex;
   if (json['config'] !== undefined) return MediaTypes.ociManifest;
