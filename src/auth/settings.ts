@@ -71,12 +71,15 @@ export interface AuthSectionsInput {
 
 const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().min(1));
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-const seconds = z.preprocess((v) => {
+/** Seconds, written as a number or like `90s`, `10m`, `1h`. */
+const toSeconds = (v: unknown): unknown => {
   if (typeof v !== 'string') return v;
   const m = /^(\d+)(s|m|h)?$/.exec(v.trim());
   if (m === null) return v;
   return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
-}, z.number().int().min(60, 'at least 60 seconds (clients treat less as 60)').max(30 * 24 * 3600));
+};
+const seconds = z.preprocess(toSeconds, z.number().int().min(60, 'at least 60 seconds (clients treat less as 60)').max(30 * 24 * 3600));
+const cacheSeconds = z.preprocess(toSeconds, z.number().int().min(0).max(3600, 'at most 1h: a removed user keeps access this long'));
 
 const AUTH_SCHEMA = z.strictObject({
   htpasswd: z.strictObject({ realm: text, path: text }).optional(),
@@ -109,7 +112,7 @@ const BERTH_AUTH_SCHEMA = z.strictObject({
       realm: z.string().url().optional(),
     })
     .optional(),
-  cache: z.strictObject({ ttl: seconds.optional() }).optional(),
+  cache: z.strictObject({ ttl: cacheSeconds.optional() }).optional(),
 });
 
 function issues(prefix: string, error: z.ZodError): string[] {
