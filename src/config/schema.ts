@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { berthMetricsSchema, healthSchema, httpDebugSchema, notificationsSchema, type OpsConfig } from './ops-schema.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -59,11 +60,22 @@ export const KNOWN_KEYS: KeyTree = {
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
     cache: { manifestbytes: true },
     tags: { maxpage: true },
+    metrics: { enabled: true },
   },
 };
 
 /** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
-export const NOT_IMPLEMENTED = ['middleware', 'notifications', 'proxy', 'redis', 'storage.cache', 'reporting', 'http.debug'];
+export const NOT_IMPLEMENTED = [
+  'middleware',
+  'proxy',
+  'redis',
+  'storage.cache',
+  'reporting',
+  'notifications.events',
+  'health.file',
+  'health.http',
+  'health.tcp',
+];
 
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
@@ -104,6 +116,7 @@ const rawSchema = z.object({
       draintimeout: duration('10s'),
       tls: z.object({ certificate: text.optional(), key: text.optional(), clientcas: z.array(z.string()).optional() }).optional(),
       headers: z.record(z.string(), z.union([z.array(z.string()), z.string()])).optional(),
+      debug: httpDebugSchema,
     })
     .optional(),
   storage: z
@@ -130,6 +143,8 @@ const rawSchema = z.object({
     })
     .optional(),
   catalog: z.object({ maxentries: size(1000) }).optional(),
+  health: healthSchema,
+  notifications: notificationsSchema,
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -143,6 +158,7 @@ const rawSchema = z.object({
         .optional(),
       cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
+      metrics: berthMetricsSchema,
     })
     .optional(),
 });
@@ -190,4 +206,6 @@ export interface Config {
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
   };
+  /** Metrics, debug listener, health checks, notifications (see ops-schema.ts). */
+  readonly ops: OpsConfig;
 }

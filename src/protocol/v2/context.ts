@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Principal, AccessController } from '../../auth/access.js';
 import type { Config } from '../../config/schema.js';
+import type { RegistryEvents } from '../../core/events.js';
 import type { Registry } from '../../core/registry.js';
 import type { UploadTokens } from '../../core/upload-token.js';
 import type { UrlBuilder } from './urls.js';
@@ -17,6 +18,8 @@ export interface V2Deps {
   readonly access: AccessController;
   readonly tokens: UploadTokens;
   readonly logger: Logger;
+  /** Where push/pull/delete events go (notifications); none when absent. */
+  readonly events?: RegistryEvents;
 }
 
 export interface V2Context {

@@ -12,6 +12,7 @@ import { assertTag, parseReference } from '../../core/reference.js';
 import { readAllCapped } from '../../core/storage-helpers.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
+import { emitEvent, manifestTarget } from './events.js';
 import { acceptedTypes, contentLength, endEmpty } from './headers.js';
 
 const LIST_TYPES = [MediaTypes.dockerManifestList, MediaTypes.ociIndex] as const;
@@ -98,6 +99,7 @@ export async function headOrGetManifest(ctx: RepoContext, reference: string): Pr
   res.statusCode = 200;
   res.setHeader('Content-Length', chosen.manifest.bytes.length);
   res.end(req.method === 'HEAD' ? undefined : chosen.manifest.bytes);
+  if (req.method === 'GET') emitEvent(ctx, 'pull', manifestTarget(ctx, chosen.manifest.parsed.mediaType, chosen.digest.digest, chosen.manifest.bytes.length, reference));
 }
 
 export async function putManifest(ctx: RepoContext, reference: string): Promise<void> {
@@ -128,6 +130,7 @@ export async function putManifest(ctx: RepoContext, reference: string): Promise<
   if (result.parsed.subject !== undefined) headers['OCI-Subject'] = result.parsed.subject.digest.digest;
   if (extraTags.length > 0) res.setHeader('OCI-Tag', result.tags);
   endEmpty(res, 201, headers);
+  for (const tag of result.tags.length > 0 ? result.tags : [undefined]) emitEvent(ctx, 'push', manifestTarget(ctx, result.parsed.mediaType, result.digest.digest, bytes.length, tag));
 }
 
 export async function deleteManifest(ctx: RepoContext, reference: string): Promise<void> {
@@ -139,4 +142,5 @@ export async function deleteManifest(ctx: RepoContext, reference: string): Promi
     ref.kind === 'tag' ? await deps.registry.tags.delete(name, ref.tag) : await deps.registry.manifests.delete(name, ref.digest);
   if (!removed) throw manifestUnknown(reference);
   endEmpty(res, 202);
+  emitEvent(ctx, 'delete', ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest.digest });
 }
