@@ -65,9 +65,16 @@ export class EndpointSender {
     const dropped = this.#queue.push(event);
     this.#options.metrics.event(this.name, 'queued');
     if (dropped !== undefined) this.#noteDrop();
-    this.#running ??= this.#drain().finally(() => {
+    this.#kick();
+  }
+
+  /** Starts the sender unless it runs; restarts it if events arrived while it was finishing. */
+  #kick(): void {
+    if (this.#running !== undefined) return;
+    this.#running = this.#drain().finally(() => {
       this.#running = undefined;
-      for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.pending > 0 && !this.#stop.signal.aborted) this.#kick();
+      else for (const resolve of this.#idle.splice(0)) resolve();
     });
   }
 
@@ -80,6 +87,7 @@ export class EndpointSender {
   /** Stops delivering: aborts the attempt in flight; queued events are discarded. */
   stop(): void {
     this.#stop.abort();
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   #noteDrop(): void {
