@@ -8,6 +8,7 @@ import type { SecureVersion } from 'node:tls';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { CIPHER_SUITES, TLS_VERSIONS } from './tls.js';
+import { berthMetricsSchema, healthSchema, httpDebugSchema, notificationsSchema, type OpsConfig } from './ops-schema.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -73,11 +74,22 @@ export const KNOWN_KEYS: KeyTree = {
     access: { groups: 'map', rules: true },
     ratelimit: { reads: { rate: true, burst: true }, writes: { rate: true, burst: true }, failedlogins: { rate: true, burst: true } },
     trustedproxies: true,
+    metrics: { enabled: true },
   },
 };
 
 /** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
-export const NOT_IMPLEMENTED = ['middleware', 'notifications', 'proxy', 'redis', 'storage.cache', 'reporting', 'http.debug'];
+export const NOT_IMPLEMENTED = [
+  'middleware',
+  'proxy',
+  'redis',
+  'storage.cache',
+  'reporting',
+  'notifications.events',
+  'health.file',
+  'health.http',
+  'health.tcp',
+];
 
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
@@ -134,6 +146,7 @@ const rawSchema = z.object({
       draintimeout: duration('10s'),
       tls: tlsSchema.optional(),
       headers: z.record(z.string(), z.union([z.array(z.string()), z.string()])).optional(),
+      debug: httpDebugSchema,
     })
     .optional(),
   storage: z
@@ -162,6 +175,8 @@ const rawSchema = z.object({
   catalog: z.object({ maxentries: size(1000) }).optional(),
   // Validated by the auth room (src/auth/settings.ts), which owns these sections' meaning.
   auth: z.record(z.string(), z.unknown()).nullable().optional(),
+  health: healthSchema,
+  notifications: notificationsSchema,
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -179,6 +194,7 @@ const rawSchema = z.object({
       access: z.unknown().optional(),
       ratelimit: z.unknown().optional(),
       trustedproxies: z.unknown().optional(),
+      metrics: berthMetricsSchema,
     })
     .optional(),
 });
@@ -248,4 +264,6 @@ export interface Config {
    * Their meaning and validation belong to the auth room (src/auth/settings.ts).
    */
   readonly authSections: AuthSections;
+  /** Metrics, debug listener, health checks, notifications (see ops-schema.ts). */
+  readonly ops: OpsConfig;
 }
