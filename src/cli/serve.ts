@@ -8,6 +8,7 @@ import { createLogger } from '../logging/logger.js';
 import { createApp } from '../server/create-app.js';
 import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
+import { startOnlineGc } from '../ops/gc/online.js';
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const { config, warnings } = await loadConfigFile(configPath, env);
@@ -21,6 +22,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
   const app = createApp({ config, logger, driver });
   const running = await listen(config, app.handle);
   const purger = startUploadPurger(app.registry, config, logger);
+  const gc = startOnlineGc({ driver, config, logger });
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },
     'berth listening',
@@ -31,6 +33,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     stopping = true;
     logger.info({ signal }, 'shutting down');
     purger.stop();
+    void gc.stop();
     void running.close().then(() => {
       logger.info('stopped');
       process.exit(0);

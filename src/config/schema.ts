@@ -59,6 +59,7 @@ export const KNOWN_KEYS: KeyTree = {
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
     cache: { manifestbytes: true },
     tags: { maxpage: true },
+    gc: { enabled: true, interval: true, graceperiod: true },
   },
 };
 
@@ -143,6 +144,7 @@ const rawSchema = z.object({
         .optional(),
       cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
+      gc: z.object({ enabled: flag.optional(), interval: duration('24h'), graceperiod: duration('1h') }).optional(),
     })
     .optional(),
 });
@@ -189,5 +191,7 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
+    /** Online garbage collection (src/ops/gc/online.ts); the grace period also applies to the CLI. */
+    readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly gracePeriodMs: number };
   };
 }
