@@ -70,9 +70,10 @@ function makeImage(repo: string, tag: string, base: Buffer): Image {
 }
 
 /** Pushes like a client: blobs through `blobsVia`, the manifest through `manifestVia`, retrying a refused manifest. */
-async function push(blobsVia: TestApp, manifestVia: TestApp, img: Image, stats: { retries: number }): Promise<void> {
+async function push(blobsVia: TestApp, manifestVia: TestApp, img: Image, stats: { retries: number }, pauseMs = 0): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     for (const blob of [...img.layers, img.config]) await ensureBlob(blobsVia, img.repo, blob);
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, Math.random() * pauseMs));
     const res = await manifestVia.http.put(`/v2/${img.repo}/manifests/${img.tag}`).set('Content-Type', 'application/vnd.oci.image.manifest.v1+json').send(img.manifest.toString());
     if (res.status === 201) return;
     assert.equal(res.status, 400, res.text);
@@ -97,12 +98,14 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
       config: t.config,
       logger,
       firstDelayMs: 50,
+      // Slow sweeps widen the window between a run's mark and its deletions.
+      sweepDelayMs: 40,
       leaseOptions: { settleMs: 20, ttlMs: 10_000 },
     }),
   );
   const bases = Array.from({ length: 3 }, () => randomBytes(4000));
   const live = new Map<string, Image>();
-  const deleted: Image[] = [];
+  const deleted: Array<{ img: Image; at: number }> = [];
   const stats = { retries: 0, pushes: 0, pulls: 0, deletes: 0, repushes: 0 };
   const deadline = Date.now() + RUN_MS;
   let n = 0;
@@ -133,14 +136,16 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
       if (victim !== undefined) {
         live.delete(`${victim.repo}:${victim.tag}`);
         await (apps[stats.deletes % 2] as TestApp).http.delete(`/v2/${victim.repo}/manifests/${sha(victim.manifest)}`).expect(202);
-        deleted.push(victim);
+        deleted.push({ img: victim, at: Date.now() });
         stats.deletes++;
       }
-      // Push the bytes of an image deleted more than a grace period ago again.
-      const old = deleted.length > 4 ? deleted.shift() : undefined;
+      // Push the bytes of the image just deleted again: its blobs are garbage that still exists,
+      // so the client's HEADs say "exists" while sweeps are coming; the client is slow between
+      // its HEADs and the manifest.
+      const old = deleted.shift()?.img;
       if (old !== undefined) {
         const again: Image = { ...old, tag: `${old.tag}again` };
-        await push(apps[0], apps[1], again, stats);
+        await push(apps[0], apps[1], again, stats, 300);
         live.set(`${again.repo}:${again.tag}`, again);
         stats.repushes++;
       }

@@ -17,6 +17,8 @@ export interface OnlineGcDeps {
   /** Delay before the first run (default: one interval). */
   readonly firstDelayMs?: number;
   readonly leaseOptions?: LeaseOptions;
+  /** Test hook (see GcOptions.sweepDelayMs). */
+  readonly sweepDelayMs?: number;
 }
 
 export interface OnlineGc {
@@ -36,6 +38,7 @@ export function startOnlineGc(deps: OnlineGcDeps): OnlineGc {
         const report = await garbageCollect(driver, {
           gracePeriodMs: settings.gracePeriodMs,
           ...(deps.leaseOptions !== undefined ? { leaseOptions: deps.leaseOptions } : {}),
+          ...(deps.sweepDelayMs !== undefined ? { sweepDelayMs: deps.sweepDelayMs } : {}),
         });
         logger.info(
           {
