@@ -106,6 +106,7 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
   const bases = Array.from({ length: 3 }, () => randomBytes(4000));
   const live = new Map<string, Image>();
   const deleted: Array<{ img: Image; at: number }> = [];
+  const pushedAt = new Map<Image, number>();
   const stats = { retries: 0, pushes: 0, pulls: 0, deletes: 0, repushes: 0 };
   const deadline = Date.now() + RUN_MS;
   let n = 0;
@@ -115,6 +116,7 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
       const img = makeImage(`load/r${i % 4}`, `t${i}`, bases[i % bases.length] as Buffer);
       await push(apps[which], apps[1 - which] as TestApp, img, stats);
       live.set(`${img.repo}:${img.tag}`, img);
+      pushedAt.set(img, Date.now());
       stats.pushes++;
     }
   };
@@ -132,7 +134,8 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
   const deleter = async (): Promise<void> => {
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 150));
-      const victim = [...live.values()].find((img) => Number(img.tag.slice(1)) % 3 === 0);
+      // Old enough that its blobs become sweepable garbage at once.
+      const victim = [...live.values()].find((img) => Number(img.tag.slice(1)) % 3 === 0 && (pushedAt.get(img) ?? Infinity) < Date.now() - GRACE_MS - 100);
       if (victim !== undefined) {
         live.delete(`${victim.repo}:${victim.tag}`);
         await (apps[stats.deletes % 2] as TestApp).http.delete(`/v2/${victim.repo}/manifests/${sha(victim.manifest)}`).expect(202);
