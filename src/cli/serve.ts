@@ -17,6 +17,7 @@ import { collectProcessMetrics } from '../ops/metrics/metrics.js';
 import { startDebugServer, type DebugServer } from '../server/debug-server.js';
 import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
+import { startOnlineGc } from '../ops/gc/online.js';
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const { config, warnings, legacy } = await loadConfigFile(configPath, env);
@@ -66,6 +67,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     logger.info({ addr: `${debug.address.host}:${debug.address.port}`, metrics: config.ops.metrics.onDebugListener }, 'debug listener');
   }
   const purger = startUploadPurger(app.registry, config, logger);
+  const gc = startOnlineGc({ driver, config, logger, onRun: (run) => app.gcMetrics.observeRun(run) });
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },
     'berth listening',
@@ -76,7 +78,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     stopping = true;
     logger.info({ signal }, 'shutting down');
     purger.stop();
-    void Promise.all([running.close(), debug?.close(), app.close(config.http.drainTimeoutMs)]).then(() => {
+    void Promise.all([gc.stop(), running.close(), debug?.close(), app.close(config.http.drainTimeoutMs)]).then(() => {
       logger.info('stopped');
       process.exit(0);
     });

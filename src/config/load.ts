@@ -172,6 +172,11 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       idleTimeoutMs: limits?.idletimeout ?? 120_000,
       manifestCacheBytes: raw.berth?.cache?.manifestbytes ?? 64 * 1024 * 1024,
       maxTagsPage: raw.berth?.tags?.maxpage ?? 1000,
+      gc: {
+        enabled: raw.berth?.gc?.enabled ?? false,
+        intervalMs: raw.berth?.gc?.interval ?? 24 * 3_600_000,
+        gracePeriodMs: raw.berth?.gc?.graceperiod ?? 3_600_000,
+      },
     },
     authSections: {
       ...(raw.auth !== undefined && raw.auth !== null ? { auth: raw.auth } : {}),

@@ -75,6 +75,7 @@ export const KNOWN_KEYS: KeyTree = {
     ratelimit: { reads: { rate: true, burst: true }, writes: { rate: true, burst: true }, failedlogins: { rate: true, burst: true } },
     trustedproxies: true,
     metrics: { enabled: true },
+    gc: { enabled: true, interval: true, graceperiod: true },
   },
 };
 
@@ -195,6 +196,7 @@ const rawSchema = z.object({
       ratelimit: z.unknown().optional(),
       trustedproxies: z.unknown().optional(),
       metrics: berthMetricsSchema,
+      gc: z.object({ enabled: flag.optional(), interval: duration('24h'), graceperiod: duration('1h') }).optional(),
     })
     .optional(),
 });
@@ -257,6 +259,8 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
+    /** Online garbage collection (src/ops/gc/online.ts); the grace period also applies to the CLI. */
+    readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly gracePeriodMs: number };
   };
   /**
    * The authentication and access sections as written (after env overrides): `auth` (distribution's

@@ -26,6 +26,7 @@ import { UploadTokens } from '../core/upload-token.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { createV1Router } from '../protocol/v1/router.js';
 import { createV2Handler } from '../protocol/v2/router.js';
+import { createOpsRouter } from '../ops/api.js';
 import { createSmartOsRouter } from '../smartos/routes.js';
 import { createAccessLog } from './access-log.js';
 import { sendError } from '../http/error-response.js';
@@ -135,6 +136,7 @@ export function createApp(deps: AppDeps): App {
     });
   }
   web.use(createSmartOsRouter({ registry, config, access, logger }));
+  web.use(createOpsRouter({ driver: registry.driver, config, access, audit }));
   web.use((req: Request) => {
     throw new RegistryError('UNSUPPORTED', { status: 404, message: 'not found', detail: { path: req.path.slice(0, 200) } });
   });

@@ -41,6 +41,8 @@ export async function startUpload(ctx: RepoContext): Promise<void> {
   const mount = query.get('mount');
   if (mount !== null) {
     const digest = parseDigest(mount);
+    // Touch before checking the blob exists, so a concurrent garbage collection keeps it.
+    await registry.blobs.touch(digest);
     const from = query.get('from');
     if (from !== null && from !== '') {
       assertName(from);
