@@ -168,3 +168,51 @@ export function jsonLines(output: string): Record<string, unknown>[] {
   }
   return lines;
 }
+
+/** A built image's parts, as test/helpers/oci-image.ts makes them. */
+export interface PushableImage {
+  readonly layers: readonly { readonly digest: string; readonly bytes: Buffer }[];
+  readonly config: { readonly digest: string; readonly bytes: Buffer };
+  readonly manifest: { readonly digest: string; readonly bytes: Buffer; readonly mediaType: string };
+}
+
+/**
+ * Pushes an image over plain HTTP (monolithic POST + PUT per blob, then the manifest under `ref`)
+ * with the given Authorization header on every request; returns the manifest digest Berth gave.
+ */
+export async function pushImageWithAuth(baseUrl: string, repo: string, ref: string, image: PushableImage, authorization: string): Promise<string> {
+  const headers = { authorization };
+  for (const blob of [...image.layers, image.config]) {
+    const start = await fetch(`${baseUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers, signal: AbortSignal.timeout(15_000) });
+    await start.arrayBuffer();
+    const location = start.headers.get('location');
+    if (start.status !== 202 || location === null) throw new Error(`upload start in ${repo}: ${start.status}`);
+    const target = new URL(location, baseUrl);
+    target.searchParams.set('digest', blob.digest);
+    const put = await fetch(target, {
+      method: 'PUT',
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(blob.bytes),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await put.text();
+    if (put.status !== 201) throw new Error(`blob PUT ${blob.digest}: ${put.status} ${text}`);
+  }
+  const res = await fetch(`${baseUrl}/v2/${repo}/manifests/${ref}`, {
+    method: 'PUT',
+    headers: { ...headers, 'content-type': image.manifest.mediaType },
+    body: new Uint8Array(image.manifest.bytes),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`manifest PUT ${repo}:${ref}: ${res.status} ${text}`);
+  return res.headers.get('docker-content-digest') ?? '';
+}
+
+/** The claims of a JWT (no verification: the registry does that). */
+export function jwtClaims(token: string): Record<string, unknown> {
+  const payload = token.split('.')[1] ?? '';
+  const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null) throw new Error('JWT payload is not an object');
+  return parsed as Record<string, unknown>;
+}
