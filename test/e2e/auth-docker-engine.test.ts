@@ -1,12 +1,14 @@
 /**
  * End-to-end: a real Docker engine (the test run's own, from test/setup/20-docker-engine.sh,
- * named by BERTH_DOCKER_HOST) against a real Berth process in token-server mode, over plain HTTP
- * on loopback: `docker login 127.0.0.1:<port>` with alice's password (password on stdin) succeeds
- * and a wrong password fails (login really checks: `/v2/` answers 401 to anonymous callers);
- * after the login docker pushes an image (its token requests use the identity token the login
- * stored: POST grant_type=refresh_token) and pulls it back with the same image ID and digest.
- * bob, logged in, is denied a push to private/** but may push to ci/**; after `docker logout`,
- * an anonymous pull of public/** works and one of private/** fails.
+ * named by BERTH_DOCKER_HOST) against a real Berth process over plain HTTP on loopback, in
+ * token-server mode and in Basic mode: `docker login 127.0.0.1:<port>` with alice's password
+ * (password on stdin) succeeds and a wrong password fails (login really checks: `/v2/` answers
+ * 401 to anonymous callers); after the login docker pushes an image and pulls it back with the
+ * same image ID and digest (in token mode its token requests use the identity token the login
+ * stored: POST grant_type=refresh_token). bob, logged in, is denied a push to private/** but may
+ * push to ci/**. After `docker logout`, in token mode an anonymous pull of public/** works and one
+ * of private/** fails; in Basic mode docker cannot pull anonymously at all ("no basic auth
+ * credentials": docker answers a Basic challenge only with stored credentials).
  *
  * The docker CLI runs with a private DOCKER_CONFIG (test/helpers/docker-cli.ts). Without
  * BERTH_DOCKER_HOST the suite is skipped, except under CI=true where that is a failure.
@@ -18,7 +20,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
-import { authConfig, makeUsers, writeHtpasswd } from '../helpers/auth-e2e.js';
+import { authConfig, makeUsers, writeHtpasswd, type AuthTestMode } from '../helpers/auth-e2e.js';
 import { rootfsTar } from '../helpers/docker-archive.js';
 import { DockerCli, DockerCommandError, dockerHostFromEnv } from '../helpers/docker-cli.js';
 
@@ -38,9 +40,11 @@ if (dockerHost === undefined && inCi) {
 }
 
 const { alice, bob } = makeUsers();
-const REFUSED = /denied|unauthorized|authentication required|insufficient_scope/i;
+/** docker's words for a refusal; without stored credentials a Basic challenge gives "no basic auth credentials". */
+const REFUSED = /denied|unauthorized|authentication required|insufficient_scope|no basic auth credentials/i;
 
-describe('docker engine: login, push and pull with Berth token-server auth', { skip: skipReason, timeout: 170_000 }, () => {
+for (const mode of ['token', 'basic'] as const satisfies readonly AuthTestMode[]) {
+describe(`docker engine: login, push and pull with Berth ${mode === 'token' ? 'token-server' : 'Basic'} auth`, { skip: skipReason, timeout: 120_000 }, () => {
   let berth: BerthProcess | undefined;
   let docker: DockerCli | undefined;
   let work = '';
@@ -79,7 +83,7 @@ describe('docker engine: login, push and pull with Berth token-server auth', { s
     async () => {
       assert.ok(dockerHost !== undefined, 'unreachable: the suite is skipped without BERTH_DOCKER_HOST');
       work = await mkdtemp(join(tmpdir(), 'berth-e2e-auth-docker-'));
-      berth = await startBerth({ config: authConfig('token', await writeHtpasswd(work, [alice, bob])) });
+      berth = await startBerth({ config: authConfig(mode, await writeHtpasswd(work, [alice, bob])) });
       host = berth.host;
       docker = await DockerCli.create(dockerHost);
       refs.private = `${host}/private/app-${run}:1`;
@@ -131,12 +135,14 @@ describe('docker engine: login, push and pull with Berth token-server auth', { s
       const d = cli();
       const login = await d.login(host, alice.name, alice.password);
       assert.match(login.stdout, /Login Succeeded/);
-      // The token server handed docker a refresh token at login: the CLI keeps it as identity
-      // token instead of the password, and later token requests POST grant_type=refresh_token.
-      const stored = JSON.parse(await readFile(join(d.configDir, 'config.json'), 'utf8')) as { auths?: Record<string, { auth?: string; identitytoken?: string }> };
-      const entry = stored.auths?.[host];
-      assert.equal(typeof entry?.identitytoken, 'string', `identity token stored for ${host}: ${JSON.stringify(Object.keys(entry ?? {}))}`);
-      assert.ok(!Buffer.from(entry?.auth ?? '', 'base64').toString().includes(alice.password), 'the password is not stored');
+      if (mode === 'token') {
+        // The token server handed docker a refresh token at login: the CLI keeps it as identity
+        // token instead of the password, and later token requests POST grant_type=refresh_token.
+        const stored = JSON.parse(await readFile(join(d.configDir, 'config.json'), 'utf8')) as { auths?: Record<string, { auth?: string; identitytoken?: string }> };
+        const entry = stored.auths?.[host];
+        assert.equal(typeof entry?.identitytoken, 'string', `identity token stored for ${host}: ${JSON.stringify(Object.keys(entry ?? {}))}`);
+        assert.ok(!Buffer.from(entry?.auth ?? '', 'base64').toString().includes(alice.password), 'the password is not stored');
+      }
       const pushed = await d.push(refs.private);
       const publicPush = await d.push(refs.public);
       assert.equal(publicPush.digest, pushed.digest);
@@ -161,15 +167,23 @@ describe('docker engine: login, push and pull with Berth token-server auth', { s
     });
   });
 
-  test('after docker logout: anonymous pull of public/** works, of private/** fails', async () => {
+  test(`after docker logout: anonymous pull of public/** ${mode === 'token' ? 'works' : 'is impossible with docker in Basic mode'}, of private/** fails`, async () => {
     await step(async () => {
       const d = cli();
       await d.logout(host);
       await d.rmi([refs.public, refs.private, refs.ci, refs.bobPrivate], { ignoreMissing: true });
       assert.equal(await d.hasImage(imageId), false, 'the image is gone locally before the anonymous pull');
+      if (mode === 'basic') {
+        // docker answers a Basic challenge only with stored credentials (auth.md §1): anonymous
+        // pulls need the token server (anonymous tokens), which the token-mode suite shows.
+        await refused(d.pull(refs.public), /no basic auth credentials/);
+        await refused(d.pull(refs.private), /no basic auth credentials/);
+        return;
+      }
       await d.pull(refs.public);
       assert.equal(await d.imageId(refs.public), imageId);
       await refused(d.pull(refs.private));
     });
   });
 });
+}
