@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
-import { authConfig, commandWorks, makeUsers, runSkopeo, skipUnless, writeHtpasswd, type AuthTestMode, type RunResult, type User } from '../helpers/auth-e2e.js';
+import { authConfig, basicHeader, commandWorks, fetchToken, makeUsers, runSkopeo, skipUnless, writeHtpasswd, type AuthTestMode, type RunResult, type User } from '../helpers/auth-e2e.js';
 import { buildImage, readLayoutBlob, readLayoutRef, sha256Digest, writeOciLayout, type BuiltImage } from '../helpers/oci-image.js';
 
 const hasSkopeo = await commandWorks('skopeo', ['--version']);
@@ -144,6 +144,28 @@ for (const mode of ['basic', 'token'] as const satisfies readonly AuthTestMode[]
       }
       await refused(['inspect', '--raw', '--tls-verify=false', '--creds', 'mallory:whatever', ref('public/wrong')]);
       await refused(['copy', '--dest-tls-verify=false', '--dest-creds', creds(alice, `${alice.password}x`), `oci:${layout}:img`, ref('private/wrong')]);
+    });
+
+    it('a copy between repositories mounts blobs only where the user may pull the source', { timeout: 60_000 }, async () => {
+      assert.ok(berth !== undefined);
+      await push(alice, 'private/mount-src');
+      // alice may pull the source: skopeo mounts (its token request carries both scopes in token mode).
+      const copied = await ok(['--debug', 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', creds(alice), '--dest-creds', creds(alice), ref('private/mount-src'), ref('private/mount-dst')]);
+      assert.match(copied.stderr, /mount OK/, 'alice mounted the layers');
+      await pullAndCompare('private/mount-dst', ['--src-creds', creds(alice)]);
+      // bob may not pull private/**: asking Berth to mount a private blob into ci/** must not work.
+      const layer = image.layers[0];
+      assert.ok(layer !== undefined);
+      const authorization =
+        mode === 'basic'
+          ? basicHeader(bob)
+          : `Bearer ${String((await fetchToken(berth.url, [`repository:ci/steal-${run}:pull,push`, `repository:private/mount-src-${run}:pull`], basicHeader(bob))).body['token'])}`;
+      const res = await fetch(`${berth.url}/v2/ci/steal-${run}/blobs/uploads/?mount=${layer.digest}&from=private/mount-src-${run}`, { method: 'POST', headers: { authorization } });
+      await res.arrayBuffer();
+      assert.notEqual(res.status, 201, 'no cross-repository mount from a repository bob cannot pull');
+      assert.ok([202, 401, 403].includes(res.status), `mount attempt: ${res.status}`);
+      const head = await fetch(`${berth.url}/v2/ci/steal-${run}/blobs/${layer.digest}`, { method: 'HEAD', headers: { authorization: basicHeader(bob) } });
+      assert.equal(head.status, 404, 'the blob did not appear in ci/steal');
     });
 
     it('list-tags and delete with credentials follow the rules too', { timeout: 60_000 }, async () => {
