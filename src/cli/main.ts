@@ -1,16 +1,19 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
- * `berth version`. The config path may also come from BERTH_CONFIG.
+ * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config path may also come
+ * from BERTH_CONFIG.
  */
 import { readFileSync } from 'node:fs';
+import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
 import { serve } from './serve.js';
 import { verifyConfig } from './verify-config.js';
 
 const USAGE = `usage:
   berth serve [config.yml]          run the registry (default: filesystem storage in ./data, 127.0.0.1:5000)
   berth verify-config config.yml    validate a configuration file and exit
-  berth version                     print the version`;
+  berth version                     print the version
+  ${IMPORT_USAGE}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -32,6 +35,11 @@ async function main(argv: readonly string[]): Promise<number> {
       for (const line of result.lines) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
       return result.ok ? 0 : 1;
     }
+    case 'import-v1-storage':
+      return importV1StorageCommand(argv.slice(1), process.env, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     case 'version':
     case '--version':
       process.stdout.write(`berth ${version()}\n`);
