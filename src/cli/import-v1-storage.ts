@@ -21,7 +21,9 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.j
 import { createRegistry } from '../core/registry.js';
 import { V1Store } from '../core/v1/store.js';
 
-export const IMPORT_USAGE = 'berth import-v1-storage SOURCE [config.yml] [--tagged-only]   import the old Python registry\'s storage (SOURCE: a directory, swift: or swift://container/path)';
+export const IMPORT_USAGE = `berth import-v1-storage SOURCE [config.yml] [--tagged-only]
+                                    import the old Python registry's v1 storage into Berth's
+                                    (SOURCE: its STORAGE_PATH directory, swift: or swift://container/path)`;
 
 export interface CliIo {
   readonly out: (line: string) => void;

@@ -252,7 +252,8 @@ describe('berth import-v1-storage from a local directory', () => {
   test('in place: Berth on the old STORAGE_PATH (SETTINGS_FLAVOR=local) imports the tree next to its own', async () => {
     const root = join(work, 'inplace');
     const chain = v1Chain(2);
-    await writeOldChain(root, chain);
+    // registry < 0.7 stored `_checksum` as a bare string (load_checksums still reads it).
+    await writeOldChain(root, chain, (i) => (i === 0 ? { checksum: payloadChecksum((chain[0] as V1Fixture).json, (chain[0] as V1Fixture).layer) } : {}));
     await writeOldRepo(root, 'library', 'web', { latest: (chain[1] as V1Fixture).id }, chain.map((c) => c.id));
     const res = await runImport([root], { SETTINGS_FLAVOR: 'local', STORAGE_PATH: root });
     assert.equal(res.code, 0, `${res.out}\n${res.err}`);
@@ -276,7 +277,11 @@ describe('berth import-v1-storage from a local directory', () => {
     const bad = Buffer.from(mid.layer);
     bad[4] = (bad[4] ?? 0) ^ 0xff;
     await writeFile(join(old, 'images', mid.id, 'layer'), bad);
-    await writeOldRepo(old, 'library', 'busybox', { latest: top.id, '1.0': mid.id, other: other.id }, []);
+    // Another whose stored gzip stream is cut short (bit rot that breaks decompression too).
+    const cut = v1Image({ parent: base.id, cmd: 'cut' });
+    await writeOldImage(old, cut, [cut.id, base.id]);
+    await writeFile(join(old, 'images', cut.id, 'layer'), cut.layer.subarray(0, cut.layer.length - 20));
+    await writeOldRepo(old, 'library', 'busybox', { latest: top.id, '1.0': mid.id, other: other.id, cut: cut.id }, []);
     const config = await configFile(work, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${target}\n`);
     const res = await runCli([old, config]);
     assert.equal(res.code, 1, res.out);
@@ -284,18 +289,22 @@ describe('berth import-v1-storage from a local directory', () => {
     assert.match(res.out, new RegExp(`FAILED image ${top.id}: an ancestor failed`));
     assert.match(res.out, /FAILED tag library\/busybox:latest: image [0-9a-f]{12} was not imported/);
     assert.match(res.out, /FAILED tag library\/busybox:1\.0/);
-    assert.match(res.out, /tags: 1 imported, 0 already there, 0 skipped, 2 failed; images: 2 imported, 0 already there, 0 skipped, 2 failed/);
+    assert.match(res.out, new RegExp(`FAILED image ${cut.id}: Layer is not a valid gzip stream`));
+    assert.match(res.out, /tags: 1 imported, 0 already there, 0 skipped, 3 failed; images: 2 imported, 0 already there, 0 skipped, 3 failed/);
     assert.match(res.out, /import incomplete: \d+ problem\(s\)/);
     const t = filesystemApp(target);
     await pullV1(t, 'busybox', 'other', [base, other]);
     await getBytes(t, `/v1/images/${mid.id}/json`, 404);
     await getBytes(t, `/v1/images/${top.id}/json`, 404);
+    await getBytes(t, `/v1/images/${cut.id}/json`, 400);
     await t.http.get('/v1/repositories/busybox/tags/latest').expect(404);
     // After a repair (the right bytes back) a second run completes the rest.
     await writeFile(join(old, 'images', mid.id, 'layer'), mid.layer);
+    await writeFile(join(old, 'images', cut.id, 'layer'), cut.layer);
     const again = await runImport([old, config]);
     assert.equal(again.code, 0, again.out);
-    assert.match(again.out, /tags: 2 imported, 1 already there/);
+    assert.match(again.out, /tags: 3 imported, 1 already there/);
+    await pullV1(t, 'busybox', 'cut', [base, cut]);
     await pullV1(t, 'busybox', 'latest', chain);
   });
 
