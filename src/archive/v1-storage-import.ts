@@ -434,6 +434,8 @@ class V1Importer {
   private record(id: string, outcome: Outcome): void {
     if (this.outcomes.has(id)) return;
     this.outcomes.set(id, outcome);
+    // The outcome is all later chains need: drop the JSON (large trees hold many images).
+    this.old.delete(id);
     this.images[outcome.kind] += 1;
     if (outcome.kind === 'failed') this.fail(`image ${id}`, outcome.reason ?? 'failed');
     else if (outcome.kind === 'skipped') this.report(`  skipped image ${short(id)}: ${outcome.reason ?? ''}`);
