@@ -1,13 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
- * `berth garbage-collect`, `berth scrub`, `berth delete-repository`, `berth version`. The config
+ * `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
+ * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config
  * path of `serve` may also come from BERTH_CONFIG.
  */
 import { readFileSync } from 'node:fs';
 import { deleteRepositoryCommand, DELETE_REPOSITORY_USAGE } from './delete-repository.js';
 import { garbageCollectCommand, GC_USAGE } from './gc.js';
 import { scrubCommand, SCRUB_USAGE } from './scrub.js';
+import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
 import { serve } from './serve.js';
 import type { Output } from './store.js';
 import { verifyConfig } from './verify-config.js';
@@ -18,7 +20,8 @@ const USAGE = `usage:
   berth version                     print the version
   ${GC_USAGE}
   ${SCRUB_USAGE}
-  ${DELETE_REPOSITORY_USAGE}`;
+  ${DELETE_REPOSITORY_USAGE}
+  ${IMPORT_USAGE}`;
 
 function output(): Output {
   const tty = process.stderr.isTTY === true;
@@ -65,6 +68,11 @@ async function main(argv: readonly string[]): Promise<number> {
       return scrubCommand(argv.slice(1), process.env, output());
     case 'delete-repository':
       return deleteRepositoryCommand(argv.slice(1), process.env, output());
+    case 'import-v1-storage':
+      return importV1StorageCommand(argv.slice(1), process.env, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     case 'version':
     case '--version':
       process.stdout.write(`berth ${version()}\n`);
