@@ -28,6 +28,10 @@ export interface AuthSample {
   /** Berth's token request (one bcrypt compare). */
   tokenMs?: number;
   startupMs?: number;
+  /** wrk seconds of the measurement (longer than --duration for a server answering in waves). */
+  durationS?: number;
+  /** How long the server stayed busy after the warm-up (see bench/auth.ts settle). */
+  settleMs?: number;
   peakRssMiB?: number;
   /** Share (0..1) of the machine's CPU used by unrelated processes during the sample. */
   foreignCpu?: number;
@@ -99,16 +103,16 @@ export function renderRates(samples: readonly AuthSample[], labels: Record<Side,
 
 export function renderDetails(samples: readonly AuthSample[]): string {
   const out = [
-    '| sample | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors | server CPU µs/req | first auth request ms | token request ms | peak RSS MiB | other processes |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| sample | wrk s | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors | server CPU µs/req | first auth request ms | token request ms | peak RSS MiB | other processes |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of samples) {
     if (!s.ok) {
-      out.push(`| r${s.round + 1} ${s.label} ${s.mode} | ERROR: ${(s.error ?? '').split('\n')[0] ?? ''} | | | | | | | | | | |`);
+      out.push(`| r${s.round + 1} ${s.label} ${s.mode} | ERROR: ${(s.error ?? '').split('\n')[0] ?? ''} | | | | | | | | | | | |`);
       continue;
     }
     out.push(
-      `| r${s.round + 1} ${s.label} ${s.mode} | ${n(s.rps, s.rps !== undefined && s.rps < 100 ? 1 : 0)} | ${msText(s.p50Ms)} | ${msText(s.p99Ms)} | ${n(s.requests)} | ${n(s.non2xx)} | ${n(s.socketErrors)} | ${n(s.cpuUsPerRequest)} | ${msText(s.firstAuthMs)} | ${msText(s.tokenMs)} | ${n(s.peakRssMiB, 1)} | ${n((s.foreignCpu ?? Number.NaN) * 100)}% |`,
+      `| r${s.round + 1} ${s.label} ${s.mode} | ${n(s.durationS)} | ${n(s.rps, s.rps !== undefined && s.rps < 100 ? 1 : 0)} | ${msText(s.p50Ms)} | ${msText(s.p99Ms)} | ${n(s.requests)} | ${n(s.non2xx)} | ${n(s.socketErrors)} | ${n(s.cpuUsPerRequest)} | ${msText(s.firstAuthMs)} | ${msText(s.tokenMs)} | ${n(s.peakRssMiB, 1)} | ${n((s.foreignCpu ?? Number.NaN) * 100)}% |`,
     );
   }
   return out.join('\n');
