@@ -4,7 +4,8 @@
  * test/ops/fixtures.ts (shared layers, index, referrers, v1 push, bridged image, deleted image,
  * orphan blob) loses exactly its garbage, every image pulls back byte-identical, a dry run
  * changes nothing, and two apps on the bucket running GC at once leave one to do the work (the
- * lease). Skipped without the environment, a failure under CI=true.
+ * lease); scrub finds a byte flipped in a stored layer and --repair makes that blob unknown.
+ * Skipped without the environment, a failure under CI=true.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,8 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { createDriver } from '../../storage-drivers/index.js';
 import { LeaseBusyError } from '../../src/ops/gc/lease.js';
 import { garbageCollect } from '../../src/ops/gc/run.js';
+import { scrub } from '../../src/ops/scrub.js';
+import { tryParseDigest } from '../../src/core/digest.js';
+import { paths } from '../../src/core/paths.js';
 import { s3Backend, swiftBackend, type Backend } from '../helpers/object-backends.js';
-import { buildTestApp } from '../helpers/build-app.js';
+import { buildTestApp, pushImage } from '../helpers/build-app.js';
 import { populate, pullBack, pullV1, snapshot, storedBlobs, total } from './fixtures.js';
 
 const inCi = process.env['CI'] === 'true';
@@ -52,6 +56,29 @@ for (const backend of [s3Backend({ tag: `${tag}-s3` }), swiftBackend({ tag: `${t
       assert.equal(total(before) - total(after), total(p.garbage));
       for (const e of [...p.keep, ...p.untagged, p.orphanReferrer]) await pullBack(t, e);
       await pullV1(t, p);
+    });
+
+    it('scrub finds a byte flipped in a stored layer; --repair makes it unknown', { timeout: 120_000 }, async () => {
+      const storage = backend.storage(`/${tag}-scrub`);
+      const [name, params] = Object.entries(storage)[0] as [string, Record<string, unknown>];
+      const driver = createDriver(name, params);
+      const t = buildTestApp({ driver, config: { storage: { ...storage, delete: { enabled: true } } } });
+      const img = await pushImage(t, 'scrub/app', '1', { layers: 2 });
+      assert.deepEqual((await scrub(driver)).issues, []);
+      const bad = tryParseDigest(img.layerDigests[0] ?? '');
+      assert.ok(bad !== undefined);
+      const bytes = await driver.getContent(paths.blobData(bad));
+      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+      await driver.putContent(paths.blobData(bad), bytes);
+      const report = await scrub(driver);
+      assert.equal(report.issues.length, 1, JSON.stringify(report.issues));
+      assert.equal(report.issues[0]?.kind, 'corrupt-blob');
+      assert.equal(report.issues[0]?.digest, bad.digest);
+      assert.deepEqual(report.issues[0]?.repositories, ['scrub/app']);
+      const repaired = await scrub(driver, { repair: true });
+      assert.deepEqual(repaired.issues.filter((i) => i.repaired).map((i) => i.kind), ['corrupt-blob']);
+      await t.http.head(`/v2/scrub/app/blobs/${bad.digest}`).expect(404);
+      await t.http.get(`/v2/scrub/app/blobs/${img.layerDigests[1] ?? ''}`).expect(200);
     });
   });
 }
