@@ -4,7 +4,7 @@
  * `berth version`. The config path may also come from BERTH_CONFIG.
  */
 import { readFileSync } from 'node:fs';
-import { serve } from './serve.js';
+import { applyHeapSettings } from './heap-settings.js';
 import { verifyConfig } from './verify-config.js';
 
 const USAGE = `usage:
@@ -21,7 +21,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, arg] = argv;
   switch (command) {
     case 'serve':
-      await serve(arg ?? process.env['BERTH_CONFIG'], process.env);
+      // Before the server's modules load, so that loading them cannot grow the heap past the caps.
+      applyHeapSettings();
+      await (await import('./serve.js')).serve(arg ?? process.env['BERTH_CONFIG'], process.env);
       return -1;
     case 'verify-config': {
       if (arg === undefined) {
