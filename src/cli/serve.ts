@@ -9,9 +9,16 @@ import { createApp } from '../server/create-app.js';
 import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
 
-export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+export interface ServeOptions {
+  /** Cluster worker number (1…N) when started by `cluster-primary.ts`; in every log line. */
+  readonly worker?: number;
+}
+
+export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv, options: ServeOptions = {}): Promise<void> {
   const { config, warnings } = await loadConfigFile(configPath, env);
-  const logger = createLogger(config);
+  const logger = options.worker === undefined ? createLogger(config) : createLogger(config).child({ worker: options.worker });
+  /** Background loops (upload purging, …) run in one process only: the single one or worker 1. */
+  const runsBackground = options.worker === undefined || options.worker === 1;
   for (const w of warnings) logger.warn({ warning: w }, 'configuration warning');
   const driver = createDriver(config.storage.driver, config.storage.params, {
     observe: (op, ms, error) => {
@@ -20,7 +27,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
   });
   const app = createApp({ config, logger, driver });
   const running = await listen(config, app.handle);
-  const purger = startUploadPurger(app.registry, config, logger);
+  const purger = runsBackground ? startUploadPurger(app.registry, config, logger) : { stop: () => undefined };
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },
     'berth listening',

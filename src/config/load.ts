@@ -4,6 +4,7 @@
  * {@link ConfigError} naming each bad key. The only module that reads `process.env`-like input.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
@@ -157,6 +158,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       idleTimeoutMs: limits?.idletimeout ?? 120_000,
       manifestCacheBytes: raw.berth?.cache?.manifestbytes ?? 64 * 1024 * 1024,
       maxTagsPage: raw.berth?.tags?.maxpage ?? 1000,
+      workers: raw.berth?.workers === 'auto' ? availableParallelism() : (raw.berth?.workers ?? 1),
     },
   };
   return deepFreeze(config);

@@ -59,6 +59,7 @@ export const KNOWN_KEYS: KeyTree = {
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
     cache: { manifestbytes: true },
     tags: { maxpage: true },
+    workers: true,
   },
 };
 
@@ -143,6 +144,13 @@ const rawSchema = z.object({
         .optional(),
       cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
+      /** Worker processes sharing the listening socket: a count ≥ 1 or `auto` (one per CPU). */
+      workers: z
+        .preprocess(
+          (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : typeof v === 'string' ? v.trim().toLowerCase() : v),
+          z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: 'expected a number of workers (1–256) or "auto"' }),
+        )
+        .optional(),
     })
     .optional(),
 });
@@ -189,5 +197,7 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
+    /** Worker processes (`berth.workers`, `auto` resolved to the number of CPUs); 1 = no cluster. */
+    readonly workers: number;
   };
 }
