@@ -53,7 +53,7 @@ function parseServeArgs(args: readonly string[]): ServeArgs | string {
 
 async function serveCommand(args: readonly string[]): Promise<number> {
   // Before the server's modules load, so that loading them cannot grow the heap past the caps.
-  applyHeapSettings();
+  const heap = applyHeapSettings();
   const parsed = parseServeArgs(args);
   if (typeof parsed === 'string') {
     process.stderr.write(`${parsed}\n${USAGE}\n`);
@@ -61,14 +61,14 @@ async function serveCommand(args: readonly string[]): Promise<number> {
   }
   if (cluster.isWorker) {
     const worker = Number(process.env[WORKER_ID_ENV] ?? '0');
-    await (await import('./serve.js')).serve(parsed.configPath, process.env, { worker });
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { worker, onUploadBytes: heap.onUploadBytes });
     return -1;
   }
   const { loadConfigFile } = await import('../config/load.js');
   const { config } = await loadConfigFile(parsed.configPath, process.env);
   const workers = parsed.workers ?? config.berth.workers;
   if (workers <= 1) {
-    await (await import('./serve.js')).serve(parsed.configPath, process.env);
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { onUploadBytes: heap.onUploadBytes });
     return -1;
   }
   const { createLogger } = await import('../logging/logger.js');

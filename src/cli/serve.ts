@@ -12,6 +12,8 @@ import { startUploadPurger } from '../server/upload-purger.js';
 export interface ServeOptions {
   /** Cluster worker number (1…N) when started by `cluster-primary.ts`; in every log line. */
   readonly worker?: number;
+  /** Called with the size of every upload body chunk (heap-settings.ts: paced young GCs). */
+  readonly onUploadBytes?: (bytes: number) => void;
 }
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv, options: ServeOptions = {}): Promise<void> {
@@ -25,7 +27,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
       if (error !== undefined) logger.debug({ op, ms, err: error }, 'storage operation failed');
     },
   });
-  const app = createApp({ config, logger, driver });
+  const app = createApp({ config, logger, driver, ...(options.onUploadBytes === undefined ? {} : { onUploadBytes: options.onUploadBytes }) });
   const running = await listen(config, app.handle);
   const purger = runsBackground ? startUploadPurger(app.registry, config, logger) : { stop: () => undefined };
   logger.info(

@@ -20,6 +20,8 @@ export interface RegistryOptions {
   readonly maxBlobBytes: number;
   readonly manifestCacheBytes: number;
   readonly now: () => Date;
+  /** Called with the size of every upload body chunk as it streams in (see UploadStoreOptions). */
+  readonly onUploadBytes?: (bytes: number) => void;
 }
 
 export interface Registry {
@@ -41,6 +43,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,
+    ...(options.onUploadBytes === undefined ? {} : { onBytes: options.onUploadBytes }),
   });
   return {
     driver,

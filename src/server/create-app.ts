@@ -27,6 +27,8 @@ export interface AppDeps {
   readonly driver: StorageDriver;
   readonly access?: AccessController;
   readonly now?: () => Date;
+  /** Called with the size of every upload body chunk (the process paces young GCs with it). */
+  readonly onUploadBytes?: (bytes: number) => void;
 }
 
 export interface App {
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps): App {
     maxBlobBytes: config.berth.maxBlobBytes,
     manifestCacheBytes: config.berth.manifestCacheBytes,
     now,
+    ...(deps.onUploadBytes === undefined ? {} : { onUploadBytes: deps.onUploadBytes }),
   });
   const access = deps.access ?? anonymousAccess;
   const v2 = createV2Handler({ registry, config, access, tokens: new UploadTokens(config.http.secret), logger });
