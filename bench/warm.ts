@@ -424,6 +424,7 @@ async function main(): Promise<number> {
         `wrk/hey -c ${o.connections} ${o.durationS} s; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})${o.pin ? ', clients on CPU 0 and servers on CPU 1 (taskset)' : ', shared by clients and servers'}` +
         `${o.berthWorkers !== undefined ? `; Berth --workers ${o.berthWorkers}` : ''}. Other processes used median ${(median(foreign) * 100).toFixed(0)} %, max ${(Math.max(0, ...foreign) * 100).toFixed(0)} % of the CPU during the samples.`,
       '',
+      '',
     ];
     const report = header.join('\n') + render(rows, rss, limits, gc, o) + (errors.length > 0 ? `\n${errors.length} failed measurement(s):\n${errors.map((e) => `- r${e.round + 1} ${e.metric} ${e.registry}: ${e.error ?? ''}`).join('\n')}\n` : '') + `\nTotal time ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`;
     process.stdout.write(report);
