@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # bench/setup.sh — idempotently install the benchmark's system tools
-# (docker-registry = the reference registry, wrk, curl) with apt-get, only
+# (docker-registry = the reference registry, wrk, hey, curl) with apt-get, only
 # the ones that are missing. If installing docker-registry started its
 # system service (it listens on :5000), that service — and only it — is
 # stopped and disabled, since the benchmark starts its own instances.
 set -euo pipefail
 
-declare -A pkg_of=([docker-registry]=docker-registry [wrk]=wrk [curl]=curl)
+declare -A pkg_of=([docker-registry]=docker-registry [wrk]=wrk [hey]=hey [curl]=curl [taskset]=util-linux)
 missing=()
-for cmd in docker-registry wrk curl; do
+for cmd in docker-registry wrk hey curl taskset; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "bench/setup.sh: docker-registry, wrk and curl are already installed"
+  echo "bench/setup.sh: docker-registry, wrk, hey, curl and taskset are already installed"
   exit 0
 fi
 

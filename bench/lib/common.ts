@@ -10,8 +10,11 @@ import { haveCommand, runCommand } from './exec.js';
 /** Compiled to <repo>/dist/bench/lib/common.js: the repository root is three levels up. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const berthMain = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-/** With the V8 flag Berth's launchers (npm start, the Docker image, the berth bin) use. */
-export const defaultBerthCmd = `node --max-semi-space-size=8 ${berthMain} serve {config}`;
+/**
+ * Plain `node main.js serve`, as a new user would start it: Berth bounds its heap in-process
+ * (src/cli/heap-settings.ts), so no launcher V8 flag is needed or assumed.
+ */
+export const defaultBerthCmd = `node ${berthMain} serve {config}`;
 
 export function log(msg: string): void {
   process.stderr.write(`${msg}\n`);

@@ -1,10 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
- * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
- * `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
- * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config
- * path of `serve` may also come from BERTH_CONFIG.
+ * Berth's command line: `berth serve [config.yml] [--workers N|auto]`, `berth verify-config
+ * config.yml`, `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
+ * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config path of `serve` may
+ * also come from BERTH_CONFIG. With more than one worker (`--workers`, else `berth.workers`) this
+ * process becomes the cluster primary (`cluster-primary.ts`) and every worker runs `serve`.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { deleteRepositoryCommand, DELETE_REPOSITORY_USAGE } from './delete-repository.js';
 import { garbageCollectCommand, GC_USAGE } from './gc.js';
@@ -12,10 +14,15 @@ import { scrubCommand, SCRUB_USAGE } from './scrub.js';
 import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
 import { serve } from './serve.js';
 import type { Output } from './store.js';
+import { availableParallelism } from 'node:os';
+import { WORKER_ID_ENV } from './cluster-primary.js';
+import { applyHeapSettings } from './heap-settings.js';
 import { verifyConfig } from './verify-config.js';
 
 const USAGE = `usage:
-  berth serve [config.yml]          run the registry (default: filesystem storage in ./data, 127.0.0.1:5000)
+  berth serve [config.yml] [--workers N|auto]
+                                    run the registry (default: filesystem storage in ./data, 127.0.0.1:5000);
+                                    --workers forks N processes on one socket (default berth.workers, 1)
   berth verify-config config.yml    validate a configuration file and exit
   berth version                     print the version
   ${GC_USAGE}
@@ -47,12 +54,63 @@ function version(): string {
   return pkg.version ?? 'unknown';
 }
 
+interface ServeArgs {
+  readonly configPath: string | undefined;
+  /** From --workers; undefined = the config decides. */
+  readonly workers: number | undefined;
+}
+
+function parseServeArgs(args: readonly string[]): ServeArgs | string {
+  let configPath: string | undefined;
+  let workers: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a === '--workers' || a.startsWith('--workers=')) {
+      const v = a === '--workers' ? args[++i] : a.slice('--workers='.length);
+      if (v === 'auto') workers = availableParallelism();
+      else if (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256) workers = Number(v);
+      else return `--workers needs a number (1–256) or "auto", got ${JSON.stringify(v ?? '')}`;
+    } else if (a.startsWith('-')) {
+      return `unknown option ${JSON.stringify(a)}`;
+    } else if (configPath === undefined) {
+      configPath = a;
+    } else {
+      return `unexpected argument ${JSON.stringify(a)}`;
+    }
+  }
+  return { configPath: configPath ?? process.env['BERTH_CONFIG'], workers };
+}
+
+async function serveCommand(args: readonly string[]): Promise<number> {
+  // Before the server's modules load, so that loading them cannot grow the heap past the caps.
+  const heap = applyHeapSettings();
+  const parsed = parseServeArgs(args);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`${parsed}\n${USAGE}\n`);
+    return 2;
+  }
+  if (cluster.isWorker) {
+    const worker = Number(process.env[WORKER_ID_ENV] ?? '0');
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { worker, onUploadBytes: heap.onUploadBytes });
+    return -1;
+  }
+  const { loadConfigFile } = await import('../config/load.js');
+  const { config } = await loadConfigFile(parsed.configPath, process.env);
+  const workers = parsed.workers ?? config.berth.workers;
+  if (workers <= 1) {
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { onUploadBytes: heap.onUploadBytes });
+    return -1;
+  }
+  const { createLogger } = await import('../logging/logger.js');
+  const { runPrimary } = await import('./cluster-primary.js');
+  return runPrimary({ workers, drainTimeoutMs: config.http.drainTimeoutMs, logger: createLogger(config).child({ primary: true }) });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, arg] = argv;
   switch (command) {
     case 'serve':
-      await serve(arg ?? process.env['BERTH_CONFIG'], process.env);
-      return -1;
+      return serveCommand(argv.slice(1));
     case 'verify-config': {
       if (arg === undefined) {
         process.stderr.write(`${USAGE}\n`);

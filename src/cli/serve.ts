@@ -19,9 +19,18 @@ import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
 import { startOnlineGc } from '../ops/gc/online.js';
 
-export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+export interface ServeOptions {
+  /** Cluster worker number (1…N) when started by `cluster-primary.ts`; in every log line. */
+  readonly worker?: number;
+  /** Called with the size of every upload body chunk (heap-settings.ts: paced young GCs). */
+  readonly onUploadBytes?: (bytes: number) => void;
+}
+
+export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv, options: ServeOptions = {}): Promise<void> {
   const { config, warnings, legacy } = await loadConfigFile(configPath, env);
-  const logger = createLogger(config);
+  const logger = options.worker === undefined ? createLogger(config) : createLogger(config).child({ worker: options.worker });
+  /** Background loops (upload purging, …) run in one process only: the single one or worker 1. */
+  const runsBackground = options.worker === undefined || options.worker === 1;
   for (const w of warnings) logger.warn({ warning: w }, 'configuration warning');
   if (legacy !== undefined) {
     // Names only (legacy variable → modern key), never values: OS_PASSWORD/AWS_SECRET stay out of logs.
@@ -54,6 +63,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
     audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
     metricsRegistry,
+    ...(options.onUploadBytes === undefined ? {} : { onUploadBytes: options.onUploadBytes }),
   });
   const running = await listen(config, app.handle);
   const debugAddr = config.ops.debug;
@@ -66,8 +76,10 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     });
     logger.info({ addr: `${debug.address.host}:${debug.address.port}`, metrics: config.ops.metrics.onDebugListener }, 'debug listener');
   }
-  const purger = startUploadPurger(app.registry, config, logger);
-  const gc = startOnlineGc({ driver, config, logger, onRun: (run) => app.gcMetrics.observeRun(run) });
+  const purger = runsBackground ? startUploadPurger(app.registry, config, logger) : { stop: () => undefined };
+  const gc = runsBackground
+    ? startOnlineGc({ driver, config, logger, onRun: (run) => app.gcMetrics.observeRun(run) })
+    : { stop: () => Promise.resolve() };
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },
     'berth listening',

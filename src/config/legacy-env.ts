@@ -28,7 +28,7 @@ export interface LegacyEnvResult {
   readonly keys: readonly LegacyKey[];
   /** Variables read but with no Berth equivalent, and why (e.g. GUNICORN_WORKERS). */
   readonly notes: readonly string[];
-  /** GUNICORN_WORKERS as given (no `berth.workers` key yet). */
+  /** GUNICORN_WORKERS as given (mapped onto `berth.workers`, at most 256). */
   readonly workers?: number;
   /** Problems that stop the start (unknown flavor, unsupported auth version, …). */
   readonly problems: readonly string[];
@@ -203,11 +203,11 @@ export function applyLegacyEnv(doc: ConfigObject, env: Env): LegacyEnvResult | u
   let workers: number | undefined;
   const gunicorn = get(env, 'GUNICORN_WORKERS');
   if (gunicorn !== undefined) {
-    if (/^\d{1,4}$/.test(gunicorn)) {
-      workers = Number(gunicorn);
-      notes.push(`GUNICORN_WORKERS=${workers}: recorded; Berth has no worker-count setting yet (one process; run more nodes for more cores)`);
+    if (/^\d{1,4}$/.test(gunicorn) && Number(gunicorn) >= 1) {
+      workers = Math.min(Number(gunicorn), 256);
+      m.fill('GUNICORN_WORKERS', 'berth.workers', workers);
     } else {
-      notes.push('GUNICORN_WORKERS: not a number (ignored)');
+      notes.push('GUNICORN_WORKERS: not a positive number (ignored)');
     }
   }
   for (const ignored of ['GUNICORN_GRACEFUL_TIMEOUT', 'GUNICORN_SILENT_TIMEOUT', 'STANDALONE', 'DISABLE_TOKEN_AUTH', 'DOCKER_REGISTRY_CONFIG']) {
@@ -230,5 +230,19 @@ export function applyRegistryPort(doc: ConfigObject, env: Env): string | undefin
   const hostPart = current.replace(/:\d{1,5}$/, '');
   http['addr'] = `${hostPart}:${port}`;
   doc['http'] = http;
+  return undefined;
+}
+
+/**
+ * `GUNICORN_WORKERS` without `SETTINGS_FLAVOR`: the old image's worker count is an alias of
+ * `berth.workers` on its own too (the config file and `REGISTRY_BERTH_WORKERS` win).
+ */
+export function applyWorkersAlias(doc: ConfigObject, env: Env): string | undefined {
+  const value = get(env, 'GUNICORN_WORKERS');
+  if (value === undefined || get(env, 'SETTINGS_FLAVOR') !== undefined) return undefined;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1) return 'GUNICORN_WORKERS: not a positive number (ignored)';
+  const berth = isObject(doc['berth']) ? doc['berth'] : {};
+  if (berth['workers'] === undefined) berth['workers'] = Math.min(Number(value), 256);
+  doc['berth'] = berth;
   return undefined;
 }

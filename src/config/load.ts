@@ -4,11 +4,12 @@
  * {@link ConfigError} naming each bad key. The only module that reads `process.env`-like input.
  */
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { parseAddr } from './addr.js';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
-import { applyLegacyEnv, applyRegistryPort, type LegacyEnvResult } from './legacy-env.js';
+import { applyLegacyEnv, applyRegistryPort, applyWorkersAlias, type LegacyEnvResult } from './legacy-env.js';
 import { normaliseOps } from './ops-schema.js';
 import { NOT_IMPLEMENTED, RAW_SCHEMA, STORAGE_DRIVERS, type Config, type LogLevel, type RawConfig } from './schema.js';
 import { DEFAULT_MINIMUM_TLS, opensslCiphers, TLS_VERSIONS } from './tls.js';
@@ -55,8 +56,13 @@ export function buildConfig(document: ConfigObject, env: NodeJS.ProcessEnv = {})
   // Layers, lowest first: the old registry's variables (file keys win), REGISTRY_PORT, REGISTRY_*.
   const legacy = applyLegacyEnv(doc, env);
   const portWarning = applyRegistryPort(doc, env);
+  const workersWarning = applyWorkersAlias(doc, env);
   const handled = new Set(['REGISTRY_PORT', ...(legacy !== undefined ? ['REGISTRY_HOST'] : [])]);
-  const warnings = [...(portWarning !== undefined ? [portWarning] : []), ...applyEnv(doc, env, handled)];
+  const warnings = [
+    ...(portWarning !== undefined ? [portWarning] : []),
+    ...(workersWarning !== undefined ? [workersWarning] : []),
+    ...applyEnv(doc, env, handled),
+  ];
   if (legacy !== undefined && legacy.problems.length > 0) throw new ConfigError(legacy.problems, warnings);
   for (const key of unknownKeys(doc)) warnings.push(`${key}: unknown configuration key (ignored)`);
   for (const key of NOT_IMPLEMENTED) if (hasPath(doc, key)) warnings.push(`${key}: not implemented by Berth yet (ignored)`);
@@ -177,6 +183,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
         intervalMs: raw.berth?.gc?.interval ?? 24 * 3_600_000,
         gracePeriodMs: raw.berth?.gc?.graceperiod ?? 3_600_000,
       },
+      workers: raw.berth?.workers === 'auto' ? availableParallelism() : (raw.berth?.workers ?? 1),
     },
     authSections: {
       ...(raw.auth !== undefined && raw.auth !== null ? { auth: raw.auth } : {}),

@@ -76,6 +76,7 @@ export const KNOWN_KEYS: KeyTree = {
     trustedproxies: true,
     metrics: { enabled: true },
     gc: { enabled: true, interval: true, graceperiod: true },
+    workers: true,
   },
 };
 
@@ -197,6 +198,13 @@ const rawSchema = z.object({
       trustedproxies: z.unknown().optional(),
       metrics: berthMetricsSchema,
       gc: z.object({ enabled: flag.optional(), interval: duration('24h'), graceperiod: duration('1h') }).optional(),
+      /** Worker processes sharing the listening socket: a count ≥ 1 or `auto` (one per CPU). */
+      workers: z
+        .preprocess(
+          (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : typeof v === 'string' ? v.trim().toLowerCase() : v),
+          z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: 'expected a number of workers (1–256) or "auto"' }),
+        )
+        .optional(),
     })
     .optional(),
 });
@@ -261,6 +269,8 @@ export interface Config {
     readonly maxTagsPage: number;
     /** Online garbage collection (src/ops/gc/online.ts); the grace period also applies to the CLI. */
     readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly gracePeriodMs: number };
+    /** Worker processes (`berth.workers`, `auto` resolved to the number of CPUs); 1 = no cluster. */
+    readonly workers: number;
   };
   /**
    * The authentication and access sections as written (after env overrides): `auth` (distribution's

@@ -22,6 +22,8 @@ export interface RegistryOptions {
   readonly now: () => Date;
   /** Counts manifest-cache hits and misses (metrics); none by default. */
   readonly manifestCacheHooks?: CacheHooks;
+  /** Called with the size of every upload body chunk as it streams in (see UploadStoreOptions). */
+  readonly onUploadBytes?: (bytes: number) => void;
 }
 
 export interface Registry {
@@ -43,6 +45,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,
+    ...(options.onUploadBytes === undefined ? {} : { onBytes: options.onUploadBytes }),
   });
   return {
     driver,

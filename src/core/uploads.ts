@@ -38,6 +38,12 @@ export interface UploadStoreOptions {
   /** Largest blob accepted, in bytes (0: unlimited). */
   readonly maxBlobBytes: number;
   readonly now: () => Date;
+  /**
+   * Called with the size of every body chunk as it streams in. The process uses it to pace young
+   * garbage collections: request bodies arrive as fresh buffers (external memory to V8) that only
+   * a scavenge frees (see src/cli/heap-settings.ts).
+   */
+  readonly onBytes?: (bytes: number) => void;
 }
 
 export class UploadStore {
@@ -173,9 +179,11 @@ export class UploadStore {
     declared: number | undefined,
   ): AsyncGenerator<Uint8Array> {
     const max = this.options.maxBlobBytes;
+    const onBytes = this.options.onBytes;
     for await (const chunk of source) {
       const buf = chunk as Buffer;
       counter.bytes += buf.length;
+      onBytes?.(buf.length);
       if (declared !== undefined && counter.bytes > declared) {
         throw new RegistryError('SIZE_INVALID', { message: 'body longer than declared', detail: { declared } });
       }

@@ -5,6 +5,12 @@
  * loopback). Backpressure still holds: at most QUEUE_BYTES plus one chunk are buffered. A client
  * that goes away destroys the source stream. `sendContent` adds the status and length headers of
  * a whole or ranged body around it.
+ *
+ * A source that offers pooled chunks (the filesystem reader; protocol in
+ * `storage-drivers/pooled-chunks.ts`, matched here by its registered symbol since this room does
+ * not import drivers) is served from reused buffers: each chunk goes back to the pool in its
+ * socket write callback, when the kernel has taken the bytes. A pull then allocates no external
+ * memory, which keeps V8 from running Mark-Compacts during pulls (see that file).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -22,17 +28,50 @@ function waitForDrain(res: ServerResponse): Promise<void> {
     const closed = (): void => {
       res.off('drain', done);
       res.off('close', closed);
-      reject(Object.assign(new Error('client disconnected'), { code: 'ECONNRESET' }));
+      reject(disconnected());
     };
     res.on('drain', done);
     res.on('close', closed);
   });
 }
 
+/** The pooled-chunk protocol, structurally (see storage-drivers/pooled-chunks.ts). */
+const POOLED_CHUNKS = Symbol.for('berth.pooledChunks');
+
+interface PooledChunks {
+  next(): Promise<Buffer | null>;
+  release(chunk: Buffer): void;
+}
+
+function pooledChunksOf(source: Readable): PooledChunks | undefined {
+  const open = (source as unknown as Record<symbol, unknown>)[POOLED_CHUNKS];
+  return typeof open === 'function' ? (open as () => PooledChunks).call(source) : undefined;
+}
+
+function disconnected(): Error {
+  return Object.assign(new Error('client disconnected'), { code: 'ECONNRESET' });
+}
+
+async function sendPooled(source: Readable, chunks: PooledChunks, res: ServerResponse): Promise<void> {
+  try {
+    for (let chunk = await chunks.next(); chunk !== null; chunk = await chunks.next()) {
+      if (res.destroyed) throw disconnected();
+      const sent = chunk;
+      res.write(sent, () => chunks.release(sent));
+      if (res.writableLength >= QUEUE_BYTES) await waitForDrain(res);
+    }
+    res.end();
+  } finally {
+    source.destroy();
+  }
+}
+
 export async function sendStream(source: Readable, res: ServerResponse): Promise<void> {
+  const pooled = pooledChunksOf(source);
+  if (pooled !== undefined) return sendPooled(source, pooled, res);
   try {
     for await (const chunk of source) {
-      if (res.destroyed) throw Object.assign(new Error('client disconnected'), { code: 'ECONNRESET' });
+      if (res.destroyed) throw disconnected();
       res.write(chunk as Buffer);
       if (res.writableLength >= QUEUE_BYTES) await waitForDrain(res);
     }

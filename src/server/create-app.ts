@@ -51,6 +51,8 @@ export interface AppDeps {
   readonly metricsRegistry?: MetricsRegistry;
   /** Event sink; default: a webhook notifier when `notifications.endpoints` are configured. */
   readonly events?: RegistryEvents;
+  /** Called with the size of every upload body chunk (the process paces young GCs with it). */
+  readonly onUploadBytes?: (bytes: number) => void;
 }
 
 export interface App {
@@ -92,6 +94,7 @@ export function createApp(deps: AppDeps): App {
     manifestCacheBytes: config.berth.manifestCacheBytes,
     now,
     ...(metrics !== undefined ? { manifestCacheHooks: metrics.manifestCache } : {}),
+    ...(deps.onUploadBytes === undefined ? {} : { onUploadBytes: deps.onUploadBytes }),
   });
   const notifier =
     deps.events === undefined && ops.notifications.endpoints.length > 0

@@ -5,8 +5,9 @@
  * called (the factory in `storage-drivers/index.ts` creates the root). Operations map onto
  * `fs/promises`: `putContent` writes a temp file next to the target, fdatasyncs it and renames it
  * over the target (atomic); writers stream into the file itself (`writer.ts`); readers stream a
- * byte range (`reader.ts`); `move` renames, copying across devices; `delete` is recursive. Errors
- * are translated by `errors.ts`. Durability and known gaps are described in README.md.
+ * byte range (`reader.ts`; pooled reads from a per-driver buffer pool, see `../pooled-chunks.ts`);
+ * `move` renames, copying across devices; `delete` is recursive. Errors are translated by
+ * `errors.ts`. Durability and known gaps are described in README.md.
  */
 import { copyFile, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,6 +21,7 @@ import type {
   WriterOptions,
 } from '../driver.js';
 import { ContentTooLargeError, DriverError, PathNotFoundError } from '../errors.js';
+import { BufferPool } from '../pooled-chunks.js';
 import { errorCode, fsCall, translateFsError } from './errors.js';
 import { createPathMapper, isListed, tempPathFor } from './paths.js';
 import { FileRangeReader } from './reader.js';
@@ -33,7 +35,16 @@ export interface FilesystemDriverOptions {
   readonly rootDirectory: string;
   /** Bytes per read of a reader stream (default 1 MiB). */
   readonly readChunkBytes?: number;
+  /** Idle read buffers kept for reuse by pooled reads (default {@link DEFAULT_POOLED_BUFFERS}). */
+  readonly pooledBuffers?: number;
 }
+
+/**
+ * Idle read buffers the driver keeps: one pull keeps at most its socket queue (4 MiB) plus two
+ * chunks outstanding, so eight 1 MiB buffers serve a pull, or a few concurrent ones, without any
+ * allocation; more concurrent pulls allocate the rest and leave it to the GC.
+ */
+export const DEFAULT_POOLED_BUFFERS = 8;
 
 /** Default read size of reader streams. */
 export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
@@ -41,6 +52,7 @@ export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 export function createFilesystemDriver(options: FilesystemDriverOptions): StorageDriver {
   const paths = createPathMapper(NAME, options.rootDirectory);
   const readChunk = options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES;
+  const pool = new BufferPool(readChunk, options.pooledBuffers ?? DEFAULT_POOLED_BUFFERS);
 
   /** OS path of a driver path that must name a file (not the root). */
   const filePath = (op: string, path: string): string => {
@@ -123,6 +135,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Storag
         start,
         end,
         chunkSize: readChunk,
+        pool,
         ...(readOptions.signal === undefined ? {} : { signal: readOptions.signal }),
       });
     },

@@ -5,9 +5,14 @@
  * Readable reads `chunkSize` bytes per call (1 MiB by default: few thread-pool round trips at
  * gigabytes per second) and turns read and close failures into driver errors. It owns the file
  * handle and closes it when it ends or is destroyed (including by its AbortSignal).
+ *
+ * With a buffer pool it also offers pooled mode (`../pooled-chunks.ts`): the same reads, into
+ * reused buffers, one read ahead; the consumer releases each chunk and destroys the stream when
+ * done (which closes the file).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { POOLED_CHUNKS, type BufferPool, type PooledChunks } from '../pooled-chunks.js';
 import { translateFsError } from './errors.js';
 
 export interface RangeReaderOptions {
@@ -19,6 +24,8 @@ export interface RangeReaderOptions {
   readonly end: number;
   readonly chunkSize: number;
   readonly signal?: AbortSignal;
+  /** Buffers of `chunkSize` bytes for pooled mode; without one, pooled mode is not offered. */
+  readonly pool?: BufferPool;
 }
 
 export class FileRangeReader extends Readable {
@@ -34,6 +41,10 @@ export class FileRangeReader extends Readable {
     this.#file = file;
     this.#options = options;
     this.#position = options.start;
+    if (options.pool === undefined || options.pool.bufferBytes !== options.chunkSize) {
+      // Not offered: consumers see an ordinary Readable.
+      Object.defineProperty(this, POOLED_CHUNKS, { value: undefined });
+    }
   }
 
   override _read(): void {
@@ -58,6 +69,48 @@ export class FileRangeReader extends Readable {
         this.destroy(this.translate('read', error));
       },
     );
+  }
+
+  /** Pooled mode: reads into the pool's buffers, one read ahead of the consumer. */
+  [POOLED_CHUNKS](): PooledChunks {
+    const pool = this.#options.pool;
+    if (pool === undefined) throw new Error('pooled mode needs a pool');
+    let ahead: Promise<Buffer | null> | undefined;
+    const readOne = async (): Promise<Buffer | null> => {
+      const want = Math.min(this.#options.chunkSize, this.#options.end - this.#position);
+      if (want <= 0) return null;
+      if (this.destroyed) throw this.errored ?? Object.assign(new Error('the reader was closed before the end'), { name: 'AbortError', code: 'ABORT_ERR' });
+      const buffer = pool.take();
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.#file.read(buffer, 0, want, this.#position));
+      } catch (error) {
+        pool.give(buffer);
+        throw this.translate('read', error);
+      }
+      if (bytesRead === 0) {
+        // The file shrank under us: end where the data ends.
+        pool.give(buffer);
+        this.#position = this.#options.end;
+        return null;
+      }
+      this.#position += bytesRead;
+      return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    };
+    return {
+      next: async () => {
+        const current = ahead ?? readOne();
+        ahead = undefined;
+        const chunk = await current;
+        if (chunk !== null) {
+          ahead = readOne();
+          // A rejection is reported by the next call; do not let it count as unhandled meanwhile.
+          ahead.catch(() => undefined);
+        }
+        return chunk;
+      },
+      release: (chunk) => pool.give(chunk),
+    };
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

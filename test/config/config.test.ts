@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ConfigError, buildConfig, loadConfigFile } from '../../src/config/load.js';
@@ -108,6 +109,17 @@ describe('config', () => {
     assert.match(bad({ storage: { filesystem: {}, inmemory: {} } }).join(), /exactly one driver/);
     assert.match(bad({ version: '0.2' }).join(), /^version:/);
     assert.match(bad({ http: { tls: { certificate: '/x' } } }).join(), /certificate and key/);
+  });
+
+  test('berth.workers: default 1, a count, auto = CPUs, REGISTRY_BERTH_WORKERS, bad values fail', () => {
+    assert.equal(buildConfig({}).config.berth.workers, 1);
+    assert.equal(buildConfig({ berth: { workers: 3 } }).config.berth.workers, 3);
+    assert.equal(buildConfig({ berth: { workers: 'auto' } }).config.berth.workers, availableParallelism());
+    assert.equal(buildConfig({}, { REGISTRY_BERTH_WORKERS: '2' }).config.berth.workers, 2);
+    assert.equal(buildConfig({ berth: { workers: 4 } }, { REGISTRY_BERTH_WORKERS: 'auto' }).config.berth.workers, availableParallelism());
+    for (const workers of [0, -1, 'many', 1.5]) {
+      assert.throws(() => buildConfig({ berth: { workers } }), (e: unknown) => e instanceof ConfigError && String(e.message).includes('berth.workers'));
+    }
   });
 
   test('durations', () => {

@@ -45,7 +45,7 @@ describe('legacy docker-registry environment', () => {
     assert.ok(legacy !== undefined);
     assert.equal(legacy.flavor, 'swift');
     assert.equal(legacy.workers, 8);
-    assert.ok(legacy.notes.some((n) => n.startsWith('GUNICORN_WORKERS=8')));
+    assert.equal(config.berth.workers, 8);
     const keys = Object.fromEntries(legacy.keys.map((k) => [k.legacy, k.key]));
     assert.equal(keys['OS_PASSWORD'], 'storage.swift.password');
     assert.equal(keys['OS_AUTH_URL'], 'storage.swift.authurl');
@@ -163,4 +163,13 @@ describe('legacy docker-registry environment', () => {
     assert.match(stdout, /ok: .*storage: swift/);
     assert.ok(!(stdout + stderr).includes(PASSWORD));
   });
+});
+
+test('GUNICORN_WORKERS alone is an alias of berth.workers; the file and REGISTRY_BERTH_WORKERS win', () => {
+  assert.equal(buildConfig({}, { GUNICORN_WORKERS: '4' }).config.berth.workers, 4);
+  assert.equal(buildConfig({ berth: { workers: 2 } }, { GUNICORN_WORKERS: '4' }).config.berth.workers, 2);
+  assert.equal(buildConfig({}, { GUNICORN_WORKERS: '4', REGISTRY_BERTH_WORKERS: '3' }).config.berth.workers, 3);
+  const bad = buildConfig({}, { GUNICORN_WORKERS: 'many' });
+  assert.equal(bad.config.berth.workers, 1);
+  assert.ok(bad.warnings.some((w) => w.startsWith('GUNICORN_WORKERS')));
 });

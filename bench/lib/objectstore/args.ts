@@ -49,8 +49,7 @@ test/setup/30-swift.sh (and stops it at the end) unless --swift-env is given.
   --backends LIST     comma list of: ${BACKENDS.join(', ')} (default: both)
   --only LIST         comma list of: ${OBJECTSTORE_WORKLOADS.join(', ')} (default: all)
   --berth-cmd CMD     Berth's command; {config} is replaced by the config path (appended if
-                      absent). Default: node --max-semi-space-size=8
-                      <repo>/dist/src/cli/main.js serve {config}
+                      absent). Default: node <repo>/dist/src/cli/main.js serve {config}
   --ref-cmd CMD       reference command (default: docker-registry serve {config})
   --max-other-cpu PCT re-run a sample (at most twice more, keeping the quietest try; at most
                       240 s of retries per run) when processes other than the benchmark, its
