@@ -41,7 +41,8 @@ async function totalSize(driver: StorageDriver, digests: readonly ParsedDigest[]
   const worker = async (): Promise<void> => {
     while (next < digests.length) {
       const d = digests[next++] as ParsedDigest;
-      total += (await sizeOrUndefined(driver, paths.blobData(d))) ?? 0;
+      const size = (await sizeOrUndefined(driver, paths.blobData(d))) ?? 0;
+      total += size;
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, digests.length) }, worker));

@@ -419,7 +419,8 @@ export function createUiRouter(deps: UiDeps): Router {
 
   // ---- wiring
 
-  const router = Router();
+  // strict: `/ui` (redirected) and `/ui/` (the list) are different routes.
+  const router = Router({ strict: true });
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   router.get('/', (req: Request, res: Response, next: NextFunction) => {
     if (!wantsHtml(req)) {
