@@ -71,7 +71,8 @@ export async function pushReferrer(base: string, repo: string, subject: Blob, ar
   return manifest;
 }
 
-export async function pushUiFixtures(base: string): Promise<UiFixtures> {
+/** `v1Authorization`: credentials for the v1 push (v1 image writes need a user when auth is on). */
+export async function pushUiFixtures(base: string, v1Authorization?: string): Promise<UiFixtures> {
   const multi = { name: 'team/multi', tag: '1.0', built: buildMultiPlatform(undefined, { layers: 1, layerBytes: 2048 }) };
   await pushIndexOverHttp(base, multi.name, multi.tag, multi.built);
   const appImage = withConfig(buildImage({ format: 'docker', layers: 2, layerBytes: 3000, cmd: ['serve', '--port', '8080'] }), {
@@ -85,7 +86,8 @@ export async function pushUiFixtures(base: string): Promise<UiFixtures> {
   const pub = { name: 'public/hello', tag: '1', built: buildImage({ layers: 1, layerBytes: 1024 }) };
   await pushImageOverHttp(base, pub.name, pub.tag, pub.built);
   const v1 = { name: 'legacy/old', tag: 'v1only' };
-  await pushV1({ http: request(base) } as unknown as TestApp, v1.name, v1.tag, v1Chain(2));
+  const agent = v1Authorization === undefined ? request(base) : request.agent(base).set('Authorization', v1Authorization);
+  await pushV1({ http: agent } as unknown as TestApp, v1.name, v1.tag, v1Chain(2));
   return { multi, app: { name: 'team/app', tag: 'latest', built: appImage, signature, sbom }, pub, v1 };
 }
 
