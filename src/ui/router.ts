@@ -93,6 +93,15 @@ function bodyText(req: Request, key: string, max = 1024): string | undefined {
 
 type Ref = { readonly tag: string } | { readonly digest: string };
 
+/** A percent-decoded path segment; malformed escapes are the client's error, not a 500. */
+function decodePath(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new RegistryError('NAME_INVALID', { message: 'malformed percent-encoding in the path' });
+  }
+}
+
 export function createUiRouter(deps: UiDeps): Router {
   const { registry, config, access, logger } = deps;
   const prefix = config.http.prefix;
@@ -216,7 +225,7 @@ export function createUiRouter(deps: UiDeps): Router {
   };
 
   const repositoryRoute = route(async (req, res, id) => {
-    const name = assertName(decodeURIComponent(req.path.slice('/ui/repo/'.length)));
+    const name = assertName(decodePath(req.path.slice('/ui/repo/'.length)));
     const repo = await loadRepository(id.principal, name, pageNumber(req));
     const wanted = queryText(req, 'tag');
     const pullTag = repo.tags.includes(wanted) ? wanted : repo.tags.includes('latest') ? 'latest' : repo.tags[0];
@@ -258,7 +267,7 @@ export function createUiRouter(deps: UiDeps): Router {
   };
 
   const imageRoute = route(async (req, res, id) => {
-    const text = req.path.slice('/ui/image/'.length).split('/').map((s) => decodeURIComponent(s)).join('/');
+    const text = req.path.slice('/ui/image/'.length).split('/').map(decodePath).join('/');
     const { name, ref } = parseImageReference(text);
     await requirePull(id.principal, name);
     const digest = ref.kind === 'digest' ? ref.digest : await registry.tags.resolve(name, ref.tag);
@@ -390,7 +399,7 @@ export function createUiRouter(deps: UiDeps): Router {
   });
 
   const apiRepository = route(async (req, res, id) => {
-    const name = assertName(decodeURIComponent(req.path.slice('/ui/api/repositories/'.length)));
+    const name = assertName(decodePath(req.path.slice('/ui/api/repositories/'.length)));
     const repo = await loadRepository(id.principal, name, pageNumber(req));
     res.setHeader('Cache-Control', 'no-store');
     res.json({
