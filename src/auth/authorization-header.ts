@@ -36,6 +36,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** RFC 6750 b64token (JWTs use only `A-Za-z0-9-_.`). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** base64(":"): what containers/image sends on a Basic challenge without credentials. */
+const ANONYMOUS_BASIC = 'Og==';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeBasic(encoded: string): { user: string; password: string } {
@@ -102,6 +104,12 @@ function parseTokenFields(rest: string): Record<string, string> {
   return fields;
 }
 
+/** Whether the value is Basic with empty user and password (anonymous, see module comment). */
+export function isAnonymousBasic(value: string): boolean {
+  const trimmed = value.trim();
+  return /^basic[ \t]/i.test(trimmed) && trimmed.slice(6).trim() === ANONYMOUS_BASIC;
+}
+
 /** Parses one Authorization value (see module comment). */
 export function parseAuthorization(value: string | undefined): AuthorizationHeader | undefined {
   if (value === undefined) return undefined;
@@ -114,6 +122,7 @@ export function parseAuthorization(value: string | undefined): AuthorizationHead
   const rest = space === -1 ? '' : trimmed.slice(space + 1).trim();
   switch (scheme) {
     case 'basic':
+      if (rest === ANONYMOUS_BASIC) return undefined;
       return { scheme: 'basic', ...decodeBasic(rest) };
     case 'bearer':
       if (!B64TOKEN.test(rest)) throw new MalformedAuthorizationError(rest === '' ? 'no_credentials' : 'bad_token');

@@ -20,7 +20,7 @@
 import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../errors/registry-error.js';
 import type { Access, AccessController, Action, Principal } from './access.js';
-import { MalformedAuthorizationError, parseAuthorization, type AuthorizationHeader } from './authorization-header.js';
+import { isAnonymousBasic, MalformedAuthorizationError, parseAuthorization, type AuthorizationHeader } from './authorization-header.js';
 import type { HtpasswdStore } from './htpasswd.js';
 import type { Policy } from './policy.js';
 import type { RateLimiter, TakeResult } from './rate-limit.js';
@@ -128,7 +128,8 @@ export class AuthController implements AccessController {
       if (error instanceof MalformedAuthorizationError) throw this.unauthorized(req, required, 'invalid_token', 'malformed Authorization header');
       throw error;
     }
-    if (header === undefined && req.headers.authorization !== undefined) throw this.unauthorized(req, required, 'invalid_token', 'unsupported authorization scheme');
+    const value = req.headers.authorization;
+    if (header === undefined && value !== undefined && !isAnonymousBasic(value)) throw this.unauthorized(req, required, 'invalid_token', 'unsupported authorization scheme');
     if (header?.scheme === 'basic' && this.deps.htpasswd === undefined) throw this.unauthorized(req, required);
     if (header?.scheme === 'bearer' && this.deps.verifier === undefined) throw this.unauthorized(req, required);
     return header;

@@ -1,16 +1,46 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * Berth's command line: `berth serve [config.yml]`, `berth verify-config config.yml`,
- * `berth version`. The config path may also come from BERTH_CONFIG.
+ * `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
+ * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config
+ * path of `serve` may also come from BERTH_CONFIG.
  */
 import { readFileSync } from 'node:fs';
+import { deleteRepositoryCommand, DELETE_REPOSITORY_USAGE } from './delete-repository.js';
+import { garbageCollectCommand, GC_USAGE } from './gc.js';
+import { scrubCommand, SCRUB_USAGE } from './scrub.js';
+import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
 import { serve } from './serve.js';
+import type { Output } from './store.js';
 import { verifyConfig } from './verify-config.js';
 
 const USAGE = `usage:
   berth serve [config.yml]          run the registry (default: filesystem storage in ./data, 127.0.0.1:5000)
   berth verify-config config.yml    validate a configuration file and exit
-  berth version                     print the version`;
+  berth version                     print the version
+  ${GC_USAGE}
+  ${SCRUB_USAGE}
+  ${DELETE_REPOSITORY_USAGE}
+  ${IMPORT_USAGE}`;
+
+function output(): Output {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    ...(tty
+      ? {
+          status: (line: string) => {
+            const now = Date.now();
+            if (line !== '' && now - last < 200) return;
+            last = now;
+            process.stderr.write(`\r\x1b[K${line}`);
+          },
+        }
+      : {}),
+  };
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -32,6 +62,17 @@ async function main(argv: readonly string[]): Promise<number> {
       for (const line of result.lines) (result.ok ? process.stdout : process.stderr).write(`${line}\n`);
       return result.ok ? 0 : 1;
     }
+    case 'garbage-collect':
+      return garbageCollectCommand(argv.slice(1), process.env, output());
+    case 'scrub':
+      return scrubCommand(argv.slice(1), process.env, output());
+    case 'delete-repository':
+      return deleteRepositoryCommand(argv.slice(1), process.env, output());
+    case 'import-v1-storage':
+      return importV1StorageCommand(argv.slice(1), process.env, {
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
     case 'version':
     case '--version':
       process.stdout.write(`berth ${version()}\n`);

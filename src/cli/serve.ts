@@ -1,7 +1,10 @@
 /**
  * `berth serve [config.yml]`: load the config, build the dependencies (logger, storage driver,
- * app), listen, reload the TLS certificate on SIGHUP, and shut down gracefully on SIGTERM/SIGINT.
+ * authentication services, metrics registry with the process metrics, app), listen (and on
+ * `http.debug.addr` when set), reload the TLS certificate on SIGHUP, and shut down gracefully on
+ * SIGTERM/SIGINT (queued notifications get the drain timeout to go out).
  */
+import { Registry as MetricsRegistry } from 'prom-client';
 import { createDriver } from '../../storage-drivers/index.js';
 import { createAudit } from '../auth/audit.js';
 import { createClientAddress } from '../auth/client-address.js';
@@ -10,8 +13,11 @@ import { parseAuthSettings } from '../auth/settings.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../logging/logger.js';
 import { createApp } from '../server/create-app.js';
+import { collectProcessMetrics } from '../ops/metrics/metrics.js';
+import { startDebugServer, type DebugServer } from '../server/debug-server.js';
 import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
+import { startOnlineGc } from '../ops/gc/online.js';
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   const { config, warnings, legacy } = await loadConfigFile(configPath, env);
@@ -28,6 +34,8 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
       if (error !== undefined) logger.debug({ op, ms, err: error }, 'storage operation failed');
     },
   });
+  const metricsRegistry = new MetricsRegistry();
+  if (config.ops.metrics.enabled) collectProcessMetrics(metricsRegistry);
   const settings = parseAuthSettings(config.authSections);
   const auth = await createAuth({
     settings,
@@ -46,9 +54,21 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
     ...(auth.sessionKey !== undefined ? { sessionKey: auth.sessionKey } : {}),
     audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
+    metricsRegistry,
   });
   const running = await listen(config, app.handle);
+  const debugAddr = config.ops.debug;
+  let debug: DebugServer | undefined;
+  if (debugAddr !== undefined) {
+    debug = await startDebugServer({
+      ...debugAddr,
+      ...(app.metrics !== undefined && config.ops.metrics.onDebugListener ? { metrics: { register: metricsRegistry, path: config.ops.metrics.path } } : {}),
+      ...(app.health !== undefined ? { health: app.health } : {}),
+    });
+    logger.info({ addr: `${debug.address.host}:${debug.address.port}`, metrics: config.ops.metrics.onDebugListener }, 'debug listener');
+  }
   const purger = startUploadPurger(app.registry, config, logger);
+  const gc = startOnlineGc({ driver, config, logger, onRun: (run) => app.gcMetrics.observeRun(run) });
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },
     'berth listening',
@@ -59,7 +79,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     stopping = true;
     logger.info({ signal }, 'shutting down');
     purger.stop();
-    void running.close().then(() => {
+    void Promise.all([gc.stop(), running.close(), debug?.close(), app.close(config.http.drainTimeoutMs)]).then(() => {
       logger.info('stopped');
       process.exit(0);
     });

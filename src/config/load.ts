@@ -6,8 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
+import { parseAddr } from './addr.js';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
 import { applyLegacyEnv, applyRegistryPort, type LegacyEnvResult } from './legacy-env.js';
+import { normaliseOps } from './ops-schema.js';
 import { NOT_IMPLEMENTED, RAW_SCHEMA, STORAGE_DRIVERS, type Config, type LogLevel, type RawConfig } from './schema.js';
 import { DEFAULT_MINIMUM_TLS, opensslCiphers, TLS_VERSIONS } from './tls.js';
 
@@ -78,15 +80,6 @@ function hasPath(doc: ConfigObject, dotted: string): boolean {
   return node !== undefined;
 }
 
-function parseAddr(addr: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
-  if (m === null) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
-
 function normalise(raw: RawConfig, warnings: string[]): Config {
   const problems: string[] = [];
   if (raw.version !== undefined && String(raw.version) !== '0.1') problems.push(`version: only 0.1 is supported, got ${String(raw.version)}`);
@@ -122,6 +115,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
   if (raw.http?.secret === undefined) {
     warnings.push('http.secret: not set; upload URLs are not signed (set the same secret on every node)');
   }
+  const ops = normaliseOps({ debug: raw.http?.debug, health: raw.health, notifications: raw.notifications, metrics: raw.berth?.metrics }, problems);
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const level = (raw.log?.level ?? raw.loglevel ?? 'info') as string;
@@ -179,6 +173,11 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       idleTimeoutMs: limits?.idletimeout ?? 120_000,
       manifestCacheBytes: raw.berth?.cache?.manifestbytes ?? 64 * 1024 * 1024,
       maxTagsPage: raw.berth?.tags?.maxpage ?? 1000,
+      gc: {
+        enabled: raw.berth?.gc?.enabled ?? false,
+        intervalMs: raw.berth?.gc?.interval ?? 24 * 3_600_000,
+        gracePeriodMs: raw.berth?.gc?.graceperiod ?? 3_600_000,
+      },
     },
     authSections: {
       ...(raw.auth !== undefined && raw.auth !== null ? { auth: raw.auth } : {}),
@@ -187,6 +186,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       ...(raw.berth?.ratelimit !== undefined ? { rateLimit: raw.berth.ratelimit } : {}),
       ...(raw.berth?.trustedproxies !== undefined ? { trustedProxies: raw.berth.trustedproxies } : {}),
     },
+    ops,
   };
   return deepFreeze(config);
 }

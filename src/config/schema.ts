@@ -8,6 +8,7 @@ import type { SecureVersion } from 'node:tls';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { CIPHER_SUITES, TLS_VERSIONS } from './tls.js';
+import { berthMetricsSchema, healthSchema, httpDebugSchema, notificationsSchema, type OpsConfig } from './ops-schema.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -74,11 +75,23 @@ export const KNOWN_KEYS: KeyTree = {
     access: { groups: 'map', rules: true },
     ratelimit: { reads: { rate: true, burst: true }, writes: { rate: true, burst: true }, failedlogins: { rate: true, burst: true } },
     trustedproxies: true,
+    metrics: { enabled: true },
+    gc: { enabled: true, interval: true, graceperiod: true },
   },
 };
 
 /** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
-export const NOT_IMPLEMENTED = ['middleware', 'notifications', 'proxy', 'redis', 'storage.cache', 'reporting', 'http.debug'];
+export const NOT_IMPLEMENTED = [
+  'middleware',
+  'proxy',
+  'redis',
+  'storage.cache',
+  'reporting',
+  'notifications.events',
+  'health.file',
+  'health.http',
+  'health.tcp',
+];
 
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
@@ -135,6 +148,7 @@ const rawSchema = z.object({
       draintimeout: duration('10s'),
       tls: tlsSchema.optional(),
       headers: z.record(z.string(), z.union([z.array(z.string()), z.string()])).optional(),
+      debug: httpDebugSchema,
     })
     .optional(),
   storage: z
@@ -163,6 +177,8 @@ const rawSchema = z.object({
   catalog: z.object({ maxentries: size(1000) }).optional(),
   // Validated by the auth room (src/auth/settings.ts), which owns these sections' meaning.
   auth: z.record(z.string(), z.unknown()).nullable().optional(),
+  health: healthSchema,
+  notifications: notificationsSchema,
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -181,6 +197,8 @@ const rawSchema = z.object({
       access: z.unknown().optional(),
       ratelimit: z.unknown().optional(),
       trustedproxies: z.unknown().optional(),
+      metrics: berthMetricsSchema,
+      gc: z.object({ enabled: flag.optional(), interval: duration('24h'), graceperiod: duration('1h') }).optional(),
     })
     .optional(),
 });
@@ -245,6 +263,8 @@ export interface Config {
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
     readonly maxTagsPage: number;
+    /** Online garbage collection (src/ops/gc/online.ts); the grace period also applies to the CLI. */
+    readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly gracePeriodMs: number };
   };
   /**
    * The authentication and access sections as written (after env overrides): `auth` (distribution's
@@ -252,4 +272,6 @@ export interface Config {
    * Their meaning and validation belong to the auth room (src/auth/settings.ts).
    */
   readonly authSections: AuthSections;
+  /** Metrics, debug listener, health checks, notifications (see ops-schema.ts). */
+  readonly ops: OpsConfig;
 }

@@ -3,7 +3,14 @@
  * repositories (`_layers`). A blob is visible in a repository only when both its data and its link
  * exist, and its data only ever arrives by moving a verified upload into place, so no reader can
  * see a partial blob. Never buffers blob content.
+ *
+ * Online garbage collection (src/ops/gc): every path that is about to make a repository reference
+ * an existing blob (upload commit, small-content store, mount, manifest put) first `touch`es it and
+ * only then checks that it exists. The collector hides a candidate's data and then re-reads the
+ * touch, so either the writer sees the blob missing (and fails safe or re-stores it) or the
+ * collector sees the touch (and puts the data back).
  */
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { PathNotFoundError } from '../../storage-drivers/errors.js';
@@ -70,6 +77,7 @@ export class BlobStore {
    * outcomes identical.
    */
   async adopt(uploadDataPath: string, digest: ParsedDigest): Promise<void> {
+    await this.touch(digest);
     const target = paths.blobData(digest);
     if (await exists(this.driver, target)) {
       await deleteIfExists(this.driver, uploadDataPath);
@@ -80,9 +88,18 @@ export class BlobStore {
 
   /** Stores small content (manifests) directly under its digest; atomic via putContent. */
   async putSmall(digest: ParsedDigest, bytes: Uint8Array): Promise<void> {
+    await this.touch(digest);
     const target = paths.blobData(digest);
     if (await exists(this.driver, target)) return;
     await this.driver.putContent(target, bytes);
+  }
+
+  /**
+   * Marks the blob as about to be referenced (see the module comment): call BEFORE checking that it
+   * exists. A unique value each time, so a collector can tell that it changed.
+   */
+  async touch(digest: ParsedDigest): Promise<void> {
+    await this.driver.putContent(paths.blobTouch(digest), Buffer.from(`${new Date().toISOString()} ${randomUUID()}`));
   }
 
   async getSmall(digest: ParsedDigest): Promise<Buffer | undefined> {

@@ -1,7 +1,8 @@
 /**
  * A byte-bounded LRU of parsed manifests keyed by digest. Manifests are immutable content, so a
  * cached entry can never be stale; whether the manifest is still in a repository is checked in
- * storage on every request, so the cache is safe across nodes.
+ * storage on every request, so the cache is safe across nodes. Optional hooks count hits and
+ * misses (metrics) without this module knowing who listens.
  */
 import type { ParsedManifest } from './manifests/parse.js';
 
@@ -10,17 +11,29 @@ export interface CachedManifest {
   readonly parsed: ParsedManifest;
 }
 
+/** Called on every lookup; must be cheap and must not throw. */
+export interface CacheHooks {
+  readonly onHit?: () => void;
+  readonly onMiss?: () => void;
+}
+
 export class ManifestCache {
   private readonly entries = new Map<string, CachedManifest>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly hooks: CacheHooks = {},
+  ) {}
 
   get(digest: string): CachedManifest | undefined {
     const entry = this.entries.get(digest);
     if (entry !== undefined) {
       this.entries.delete(digest);
       this.entries.set(digest, entry);
+      this.hooks.onHit?.();
+    } else {
+      this.hooks.onMiss?.();
     }
     return entry;
   }

@@ -60,6 +60,7 @@ export class ManifestStore {
         detail: { reference: digestRef.digest },
       });
     }
+    await this.touchReferences(parsed);
     await this.checkReferences(name, parsed);
     await this.blobs.putSmall(digest, bytes);
     await this.driver.putContent(paths.revisionLink(name, digest), Buffer.from(digest.digest));
@@ -103,6 +104,15 @@ export class ManifestStore {
     await Promise.all(tags.map((t) => this.tags.delete(name, t)));
     if (entry.parsed.subject !== undefined) await this.referrers.remove(name, entry.parsed.subject.digest, digest);
     return deleteIfExists(this.driver, paths.revisionDir(name, digest));
+  }
+
+  /** Touches every blob the manifest references (before they are checked: see blob-store.ts). */
+  private async touchReferences(m: ParsedManifest): Promise<void> {
+    const layers = m.layers.filter((l) => l.urls === undefined || l.urls.length === 0).map((l) => l.digest);
+    const config = m.config !== undefined ? [m.config.digest] : [];
+    const digests = [...config, ...layers, ...m.fsLayers, ...m.manifests.map((c) => c.digest)];
+    const unique = new Map(digests.map((d) => [d.digest, d]));
+    await Promise.all([...unique.values()].map((d) => this.blobs.touch(d)));
   }
 
   private async checkReferences(name: string, m: ParsedManifest): Promise<void> {

@@ -5,6 +5,9 @@
  *
  *   /docker/registry/v2/
  *     blobs/<alg>/<hex[0:2]>/<hex>/data                      content-addressed bytes (layers, configs, manifests)
+ *     blobs/<alg>/<hex[0:2]>/<hex>/gc-touch                  Berth: "<ISO time> <nonce>", rewritten whenever a push is
+ *                                                           about to reference the blob (garbage collection, src/ops/gc)
+ *     blobs/<alg>/<hex[0:2]>/<hex>/gc-hidden                 Berth: the data while a GC decides to delete it (src/ops/gc)
  *     repositories/<name>/
  *       _layers/<alg>/<hex>/link                             blob linked into the repo (content: digest)
  *       _manifests/revisions/<alg>/<hex>/link                manifest in the repo (content: digest)
@@ -31,6 +34,14 @@ export const paths = {
   blobData(d: ParsedDigest): string {
     const [alg, hex] = split(d);
     return `${ROOT}/blobs/${alg}/${hex.slice(0, 2)}/${hex}/data`;
+  },
+  blobTouch(d: ParsedDigest): string {
+    const [alg, hex] = split(d);
+    return `${ROOT}/blobs/${alg}/${hex.slice(0, 2)}/${hex}/gc-touch`;
+  },
+  blobHidden(d: ParsedDigest): string {
+    const [alg, hex] = split(d);
+    return `${ROOT}/blobs/${alg}/${hex.slice(0, 2)}/${hex}/gc-hidden`;
   },
   blobDir(d: ParsedDigest): string {
     const [alg, hex] = split(d);

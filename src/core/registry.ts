@@ -8,7 +8,7 @@ import { BlobStore } from './blob-store.js';
 import { Catalog } from './catalog.js';
 import { HashCache } from './hash-cache.js';
 import { KeyedLock } from './keyed-lock.js';
-import { ManifestCache } from './manifest-cache.js';
+import { ManifestCache, type CacheHooks } from './manifest-cache.js';
 import { ManifestStore } from './manifest-store.js';
 import { paths } from './paths.js';
 import { ReferrersStore } from './referrers.js';
@@ -21,6 +21,8 @@ export interface RegistryOptions {
   readonly maxBlobBytes: number;
   readonly manifestCacheBytes: number;
   readonly now: () => Date;
+  /** Counts manifest-cache hits and misses (metrics); none by default. */
+  readonly manifestCacheHooks?: CacheHooks;
 }
 
 export interface Registry {
@@ -40,7 +42,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
   const blobs = new BlobStore(driver);
   const tags = new TagStore(driver);
   const referrers = new ReferrersStore(driver);
-  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes));
+  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes, options.manifestCacheHooks));
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MalformedAuthorizationError, parseAuthorization, type MalformedReason } from '../../src/auth/authorization-header.js';
+import { isAnonymousBasic, MalformedAuthorizationError, parseAuthorization, type MalformedReason } from '../../src/auth/authorization-header.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
@@ -38,6 +38,10 @@ describe('parseAuthorization', () => {
     rejects('Basic YWJj=ZA==', 'bad_base64');
     rejects('Basic A', 'bad_base64');
     rejects(`Basic ${b64(':password')}`, 'empty_user');
+    // containers/image's answer to a Basic challenge when it has no credentials: anonymous.
+    assert.equal(parseAuthorization(`Basic ${b64(':')}`), undefined);
+    assert.equal(isAnonymousBasic(`Basic ${b64(':')}`), true);
+    assert.equal(isAnonymousBasic(`Basic ${b64(':x')}`), false);
     rejects('Basic', 'no_credentials');
     rejects(`Basic ${Buffer.from([0x61, 0xff, 0x3a, 0x62]).toString('base64')}`, 'bad_utf8');
     rejects(`Basic ${b64('us\ner:pw')}`, 'control_characters');

@@ -42,6 +42,8 @@ export class DockerCommandError extends Error {
 
 export interface RunOptions {
   readonly timeoutMs?: number;
+  /** Written to the command's stdin (e.g. `login --password-stdin`), then stdin is closed. */
+  readonly input?: string;
 }
 
 export class DockerCli {
@@ -73,7 +75,7 @@ export class DockerCli {
     const argv = ['-H', this.host, ...args];
     const shown = `${this.binary} ${argv.join(' ')}`;
     return new Promise((resolve, reject) => {
-      execFile(
+      const child = execFile(
         this.binary,
         argv,
         { env, timeout, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
@@ -94,7 +96,17 @@ export class DockerCli {
           );
         },
       );
+      if (options.input !== undefined) child.stdin?.end(options.input);
     });
+  }
+
+  /** `docker login <registry>` with the password on stdin (never in argv). */
+  async login(registry: string, user: string, password: string): Promise<DockerResult> {
+    return this.run(['login', '--username', user, '--password-stdin', registry], { input: password, timeoutMs: 30_000 });
+  }
+
+  async logout(registry: string): Promise<void> {
+    await this.run(['logout', registry], { timeoutMs: 15_000 });
   }
 
   /** `docker info` answers: the engine is up and the client can talk to it. */

@@ -5,6 +5,7 @@
 import { parseDigest } from '../../core/digest.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
+import { blobTarget, emitEvent } from './events.js';
 import { parseByteRange } from '../../http/byte-range.js';
 import { sendContent } from '../../http/send-stream.js';
 import { endEmpty } from './headers.js';
@@ -24,6 +25,7 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
       res.setHeader('Docker-Content-Digest', digest.digest);
       res.setHeader('Content-Length', 0);
       res.end();
+      if (method === 'GET') emitEvent(ctx, 'pull', blobTarget(ctx, digest.digest, size));
       return;
     }
   }
@@ -40,6 +42,7 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
     return;
   }
   await sendContent(req, res, size, range, (offset, length) => deps.registry.blobs.open(digest, { offset, length, signal: ctx.signal }));
+  if (req.method === 'GET') emitEvent(ctx, 'pull', blobTarget(ctx, digest.digest, size));
 }
 
 export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<void> {
@@ -49,4 +52,5 @@ export async function deleteBlob(ctx: RepoContext, digestText: string): Promise<
   if (!(await deps.registry.blobs.unlink(name, digest))) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.digest } });
   deps.audit(ctx.req, ctx.principal, { api: 'v2', action: 'delete', repository: name, digest: digest.digest });
   endEmpty(res, 202, { 'Docker-Content-Digest': digest.digest });
+  emitEvent(ctx, 'delete', { digest: digest.digest });
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Principal, AccessController } from '../../auth/access.js';
 import type { Audit } from '../../auth/audit.js';
 import type { Config } from '../../config/schema.js';
+import type { RegistryEvents } from '../../core/events.js';
 import type { Registry } from '../../core/registry.js';
 import type { UploadTokens } from '../../core/upload-token.js';
 import type { UrlBuilder } from './urls.js';
@@ -19,6 +20,8 @@ export interface V2Deps {
   readonly tokens: UploadTokens;
   readonly logger: Logger;
   readonly audit: Audit;
+  /** Where push/pull/delete events go (notifications); none when absent. */
+  readonly events?: RegistryEvents;
 }
 
 export interface V2Context {

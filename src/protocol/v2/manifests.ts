@@ -13,6 +13,7 @@ import { assertTag, parseReference, type Reference } from '../../core/reference.
 import { readAllCapped } from '../../core/storage-helpers.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
+import { emitEvent, manifestTarget } from './events.js';
 import { acceptedTypes, contentLength, endEmpty } from './headers.js';
 
 const LIST_TYPES = [MediaTypes.dockerManifestList, MediaTypes.ociIndex] as const;
@@ -113,6 +114,7 @@ export async function headOrGetManifest(ctx: RepoContext, reference: string): Pr
   res.statusCode = 200;
   res.setHeader('Content-Length', chosen.manifest.bytes.length);
   res.end(req.method === 'HEAD' ? undefined : chosen.manifest.bytes);
+  if (req.method === 'GET') emitEvent(ctx, 'pull', manifestTarget(ctx, chosen.manifest.parsed.mediaType, chosen.digest.digest, chosen.manifest.bytes.length, reference));
 }
 
 /**
@@ -158,6 +160,7 @@ export async function putManifest(ctx: RepoContext, reference: string): Promise<
   deps.audit(req, ctx.principal, { api: 'v2', action: 'push', repository: name, reference: ref.kind === 'tag' ? ref.tag : result.digest.digest, digest: result.digest.digest });
   for (const tag of result.tags) deps.audit(req, ctx.principal, { api: 'v2', action: 'tag', repository: name, reference: tag, digest: result.digest.digest });
   endEmpty(res, 201, headers);
+  for (const tag of result.tags.length > 0 ? result.tags : [undefined]) emitEvent(ctx, 'push', manifestTarget(ctx, result.parsed.mediaType, result.digest.digest, bytes.length, tag));
 }
 
 export async function deleteManifest(ctx: RepoContext, reference: string): Promise<void> {
@@ -176,4 +179,5 @@ export async function deleteManifest(ctx: RepoContext, reference: string): Promi
     ...(ref.kind === 'digest' ? { digest: ref.digest.digest } : {}),
   });
   endEmpty(res, 202);
+  emitEvent(ctx, 'delete', ref.kind === 'tag' ? { tag: ref.tag } : { digest: ref.digest.digest });
 }

@@ -9,6 +9,7 @@ import { parseDigest } from '../../core/digest.js';
 import { UPLOAD_ID, type UploadSession } from '../../core/uploads.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
+import { blobTarget, emitEvent } from './events.js';
 import { contentLength, endEmpty, hasBody, parseContentRange } from './headers.js';
 
 function rangeHeader(size: number): string {
@@ -40,18 +41,22 @@ export async function startUpload(ctx: RepoContext): Promise<void> {
   const mount = query.get('mount');
   if (mount !== null) {
     const digest = parseDigest(mount);
+    // Touch before checking the blob exists, so a concurrent garbage collection keeps it.
+    await registry.blobs.touch(digest);
     const from = query.get('from');
     if (from !== null && from !== '') {
       assertName(from);
       if ((await deps.access.canPull(ctx.principal, from)) && (await registry.blobs.sizeInRepo(from, digest)) !== undefined) {
         await registry.blobs.link(name, digest);
         blobCreated(ctx, digest.digest);
+        emitEvent(ctx, 'mount', { ...blobTarget(ctx, digest.digest), fromRepository: from });
         return;
       }
     } else if ((await registry.blobs.globalSize(digest)) !== undefined) {
       // Automatic content discovery: the blob is already in the store, so mount it.
       await registry.blobs.link(name, digest);
       blobCreated(ctx, digest.digest);
+      emitEvent(ctx, 'mount', blobTarget(ctx, digest.digest));
       return;
     }
   }
@@ -60,11 +65,12 @@ export async function startUpload(ctx: RepoContext): Promise<void> {
   if (digestParam !== null && mount === null) {
     const digest = parseDigest(digestParam);
     const length = contentLength(req);
-    await registry.uploads.complete(name, session.id, digest, hasBody(req) ? req : undefined, {
+    const { size } = await registry.uploads.complete(name, session.id, digest, hasBody(req) ? req : undefined, {
       ...(length !== undefined ? { length } : {}),
       signal: ctx.signal,
     });
     blobCreated(ctx, digest.digest);
+    emitEvent(ctx, 'push', blobTarget(ctx, digest.digest, size));
     return;
   }
   endEmpty(ctx.res, 202, sessionHeaders(ctx, session, 0));
@@ -109,8 +115,9 @@ export async function putUpload(ctx: RepoContext, id: string): Promise<void> {
   const s = await session(ctx, id);
   const primary = digests[0];
   if (primary === undefined) throw new RegistryError('DIGEST_INVALID');
-  await ctx.deps.registry.uploads.complete(ctx.name, s.id, primary, hasBody(ctx.req) ? ctx.req : undefined, chunkOptions(ctx));
+  const { size } = await ctx.deps.registry.uploads.complete(ctx.name, s.id, primary, hasBody(ctx.req) ? ctx.req : undefined, chunkOptions(ctx));
   blobCreated(ctx, primary.digest);
+  emitEvent(ctx, 'push', blobTarget(ctx, primary.digest, size));
 }
 
 export async function uploadStatus(ctx: RepoContext, id: string): Promise<void> {
