@@ -32,6 +32,20 @@ export interface AccessController {
   canPull(principal: Principal, name: string): Promise<boolean>;
   /** A v1 session token (`X-Docker-Token`) for the principal, or undefined when auth is off. */
   v1Token?(principal: Principal, repository: string, access: 'read' | 'write' | 'delete'): string | undefined;
+  /**
+   * Whether an already identified principal (e.g. a web-UI session) may perform every required
+   * action; the same policy `authorize` applies. Absent: only what `canPull` says is known.
+   */
+  allows?(principal: Principal, required: readonly Access[]): Promise<boolean>;
+  /**
+   * Checks a user name and password against the registry's credential store (the web UI's
+   * sign-in), throttled and counted like Basic credentials: the principal, or undefined for wrong
+   * credentials; throws TOOMANYREQUESTS when over the failed-login budget. Absent when the
+   * registry has no password store (no auth, or an external token server).
+   */
+  signIn?(req: IncomingMessage, user: string, password: string): Promise<Principal | undefined>;
+  /** Whether the user still exists in the credential store (a session of a removed user ends). */
+  knows?(subject: string): Promise<boolean>;
 }
 
 /** Allows everything (no `auth` section configured). */
@@ -39,6 +53,7 @@ export const anonymousAccess: AccessController = {
   authorize: () => Promise.resolve({ subject: '' }),
   identify: () => Promise.resolve({ subject: '' }),
   canPull: () => Promise.resolve(true),
+  allows: () => Promise.resolve(true),
 };
 
 export function formatAccess(access: Access): string {

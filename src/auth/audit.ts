@@ -16,8 +16,8 @@ export interface AuditEvent {
   readonly repository: string;
   readonly reference?: string;
   readonly digest?: string;
-  /** Which API the change came through (v2, v1). */
-  readonly api: 'v2' | 'v1' | 'berth';
+  /** Which API the change came through (v2, v1, the web UI). */
+  readonly api: 'v2' | 'v1' | 'berth' | 'ui';
 }
 
 export type Audit = (req: IncomingMessage, principal: Principal, event: AuditEvent) => void;

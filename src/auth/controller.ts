@@ -59,7 +59,23 @@ function kindOf(req: IncomingMessage): 'read' | 'write' {
 }
 
 export class AuthController implements AccessController {
-  constructor(private readonly deps: ControllerDeps) {}
+  readonly signIn?: (req: IncomingMessage, user: string, password: string) => Promise<Principal | undefined>;
+  readonly knows?: (subject: string) => Promise<boolean>;
+
+  constructor(private readonly deps: ControllerDeps) {
+    const store = deps.htpasswd;
+    if (store !== undefined) {
+      this.signIn = async (req, user, password) => {
+        try {
+          return await this.checkBasic(req, user, password, []);
+        } catch (error) {
+          if (error instanceof RegistryError && error.code === 'UNAUTHORIZED') return undefined;
+          throw error;
+        }
+      };
+      this.knows = (subject) => store.has(subject);
+    }
+  }
 
   async authorize(req: IncomingMessage, required: readonly Access[]): Promise<Principal> {
     const header = this.header(req, required);
@@ -93,6 +109,10 @@ export class AuthController implements AccessController {
 
   canPull(principal: Principal, name: string): Promise<boolean> {
     return Promise.resolve(this.deps.policy.canPull(principal, name));
+  }
+
+  allows(principal: Principal, required: readonly Access[]): Promise<boolean> {
+    return Promise.resolve(this.deps.policy.allows(principal, required));
   }
 
   v1Token(principal: Principal, repository: string, access: 'read' | 'write' | 'delete'): string | undefined {

@@ -18,6 +18,7 @@ import { AuthController, type Challenge } from './controller.js';
 import { HtpasswdStore } from './htpasswd.js';
 import { createPolicy } from './policy.js';
 import { createRateLimiter } from './rate-limit.js';
+import { sessionKeyFromSigningKey } from './session.js';
 import { AuthConfigError, type AuthSettings } from './settings.js';
 import { loadOrCreateStoredSigningKey, readSigningKeyFiles, type SigningKey } from './signing-key.js';
 import { TokenIssuer } from './token-issuer.js';
@@ -30,6 +31,11 @@ export interface AuthServices {
   /** Berth's token server (GET/POST on its path), in builtin-token mode. */
   readonly tokenRouter?: Router;
   readonly mode: AuthSettings['mode'];
+  /**
+   * Key for the web UI's session cookies and CSRF tokens (session.ts), derived from the
+   * token-signing key so every node shares it; absent in mode `none`.
+   */
+  readonly sessionKey?: Buffer;
 }
 
 export interface CreateAuthDeps {
@@ -118,7 +124,7 @@ export async function createAuth(deps: CreateAuthDeps): Promise<AuthServices> {
       verifier,
       v1Tokens: createV1Tokens(v1Key(key), clock),
     });
-    return { access, mode: settings.mode };
+    return { access, mode: settings.mode, sessionKey: sessionKeyFromSigningKey(key) };
   }
 
   const key = await signingKey(settings, driver, logger);
@@ -126,7 +132,11 @@ export async function createAuth(deps: CreateAuthDeps): Promise<AuthServices> {
   const ts = settings.tokenServer;
   if (settings.mode === 'basic' || ts === undefined) {
     const challenge: Challenge = { scheme: 'basic', realm: settings.htpasswd?.realm ?? 'berth' };
-    return { access: new AuthController({ challenge, policy, limiter, ...(htpasswd !== undefined ? { htpasswd } : {}), v1Tokens }), mode: settings.mode };
+    return {
+      access: new AuthController({ challenge, policy, limiter, ...(htpasswd !== undefined ? { htpasswd } : {}), v1Tokens }),
+      mode: settings.mode,
+      sessionKey: sessionKeyFromSigningKey(key),
+    };
   }
 
   const issuer = new TokenIssuer({ key, issuer: ts.issuer, ...clock });
@@ -159,7 +169,7 @@ export async function createAuth(deps: CreateAuthDeps): Promise<AuthServices> {
     },
     logger,
   });
-  return { access, tokenRouter, mode: settings.mode };
+  return { access, tokenRouter, mode: settings.mode, sessionKey: sessionKeyFromSigningKey(key) };
 }
 
 /** The v1 session-token MAC key: derived from the token-signing key, so every node shares it. */

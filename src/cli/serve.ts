@@ -61,6 +61,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     driver,
     access: auth.access,
     ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
+    ...(auth.sessionKey !== undefined ? { sessionKey: auth.sessionKey } : {}),
     audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
     metricsRegistry,
     ...(options.onUploadBytes === undefined ? {} : { onUploadBytes: options.onUploadBytes }),

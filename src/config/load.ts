@@ -172,6 +172,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
     catalog: { maxEntries: raw.catalog?.maxentries ?? 1000 },
     berth: {
       v1Enabled: raw.berth?.v1?.enabled ?? true,
+      uiEnabled: raw.berth?.ui?.enabled ?? true,
       maxManifestBytes: limits?.manifestbytes ?? 4 * 1024 * 1024,
       maxBlobBytes: limits?.blobbytes ?? 0,
       headersTimeoutMs: limits?.headerstimeout ?? 60_000,

@@ -64,6 +64,7 @@ export const KNOWN_KEYS: KeyTree = {
   catalog: { maxentries: true },
   berth: {
     v1: { enabled: true },
+    ui: { enabled: true },
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
     cache: { manifestbytes: true },
     tags: { maxpage: true },
@@ -182,6 +183,7 @@ const rawSchema = z.object({
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
+      ui: z.object({ enabled: flag.optional() }).optional(),
       limits: z
         .object({
           manifestbytes: size(4 * 1024 * 1024),
@@ -261,6 +263,8 @@ export interface Config {
   readonly catalog: { readonly maxEntries: number };
   readonly berth: {
     readonly v1Enabled: boolean;
+    /** The web UI at `/` for browsers and under `/ui/` (berth.ui.enabled, default true). */
+    readonly uiEnabled: boolean;
     readonly maxManifestBytes: number;
     readonly maxBlobBytes: number;
     readonly headersTimeoutMs: number;

@@ -15,6 +15,7 @@ import { ReferrersStore } from './referrers.js';
 import { exists } from './storage-helpers.js';
 import { TagStore } from './tag-store.js';
 import { UploadStore } from './uploads.js';
+import { repositoryUsage, type RepositoryUsage } from './usage.js';
 
 export interface RegistryOptions {
   readonly maxBlobBytes: number;
@@ -35,6 +36,8 @@ export interface Registry {
   readonly referrers: ReferrersStore;
   readonly catalog: Catalog;
   repositoryExists(name: string): Promise<boolean>;
+  /** Bytes the repository references in storage (usage.ts). */
+  usage(name: string): Promise<RepositoryUsage>;
 }
 
 export function createRegistry(driver: StorageDriver, options: RegistryOptions): Registry {
@@ -56,5 +59,6 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
     referrers,
     catalog: new Catalog(driver),
     repositoryExists: (name) => exists(driver, paths.repo(name)),
+    usage: (name) => repositoryUsage(driver, name),
   };
 }

@@ -11,6 +11,7 @@
  * to a webhook notifier built here; `health.storagedriver` starts the background storage check.
  * `App.close()` stops those background parts.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -19,6 +20,7 @@ import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { anonymousAccess, type AccessController } from '../auth/access.js';
 import { createAudit, type Audit } from '../auth/audit.js';
 import { createClientAddress } from '../auth/client-address.js';
+import { sessionKeyFromSecret } from '../auth/session.js';
 import type { Config } from '../config/schema.js';
 import { noEvents, type RegistryEvents } from '../core/events.js';
 import { createRegistry, type Registry } from '../core/registry.js';
@@ -28,6 +30,7 @@ import { createV1Router } from '../protocol/v1/router.js';
 import { createV2Handler } from '../protocol/v2/router.js';
 import { createOpsRouter } from '../ops/api.js';
 import { createSmartOsRouter } from '../smartos/routes.js';
+import { createUiRouter, type GcStatus } from '../ui/router.js';
 import { createAccessLog } from './access-log.js';
 import { sendError } from '../http/error-response.js';
 import { createHealthRouter } from './health.js';
@@ -46,6 +49,14 @@ export interface AppDeps {
   readonly tokenRouter?: express.Router;
   /** Where audit lines go (default: the logger, client addresses without trusted proxies). */
   readonly audit?: Audit;
+  /**
+   * Key for the web UI's session cookies and CSRF tokens, the same on every node: createAuth's
+   * `sessionKey` (from the token-signing key). Default: derived from http.secret, else random
+   * per process (then a form is only accepted by the node that rendered it).
+   */
+  readonly sessionKey?: Buffer;
+  /** Garbage-collection status shown by the UI (src/ops, once it exists). */
+  readonly gcStatus?: () => Promise<GcStatus | undefined>;
   readonly now?: () => Date;
   /** Where Berth's metrics are registered (a fresh registry when absent); never the global one. */
   readonly metricsRegistry?: MetricsRegistry;
@@ -140,6 +151,11 @@ export function createApp(deps: AppDeps): App {
   }
   web.use(createSmartOsRouter({ registry, config, access, logger }));
   web.use(createOpsRouter({ driver: registry.driver, config, access, audit }));
+  if (config.berth.uiEnabled) {
+    // Browsers only: GET / asking for HTML, and /ui/… ; API clients asking for / still get the 404.
+    const sessionKey = deps.sessionKey ?? (config.http.secret !== undefined ? sessionKeyFromSecret(config.http.secret) : randomBytes(32));
+    web.use(createUiRouter({ registry, config, access, logger, audit, sessionKey, ...(deps.gcStatus !== undefined ? { gcStatus: deps.gcStatus } : {}) }));
+  }
   web.use((req: Request) => {
     throw new RegistryError('UNSUPPORTED', { status: 404, message: 'not found', detail: { path: req.path.slice(0, 200) } });
   });

@@ -44,7 +44,14 @@ export async function buildAuthApp(users: Readonly<Record<string, string>>, doc:
   const logLines: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const auth = await createAuth({ settings: parseAuthSettings(config.authSections), driver, logger, urls: { prefix: '', relative: false } });
-  const app = createApp({ config, logger, driver, access: auth.access, ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}) });
+  const app = createApp({
+    config,
+    logger,
+    driver,
+    access: auth.access,
+    ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
+    ...(auth.sessionKey !== undefined ? { sessionKey: auth.sessionKey } : {}),
+  });
   const seed = buildTestApp({ driver });
   return { t: { app, driver, config, http: request(app.handle) }, seed, htpasswd, logLines };
 }
