@@ -18,6 +18,7 @@ import { startDebugServer, type DebugServer } from '../server/debug-server.js';
 import { listen } from '../server/http-server.js';
 import { startUploadPurger } from '../server/upload-purger.js';
 import { startOnlineGc } from '../ops/gc/online.js';
+import { gcStatus } from '../ops/gc/status.js';
 
 export interface ServeOptions {
   /** Cluster worker number (1…N) when started by `cluster-primary.ts`; in every log line. */
@@ -62,6 +63,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     access: auth.access,
     ...(auth.tokenRouter !== undefined ? { tokenRouter: auth.tokenRouter } : {}),
     ...(auth.sessionKey !== undefined ? { sessionKey: auth.sessionKey } : {}),
+    gcStatus: () => gcStatus(driver, { online: config.berth.gc.enabled }),
     audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
     metricsRegistry,
     ...(options.onUploadBytes === undefined ? {} : { onUploadBytes: options.onUploadBytes }),

@@ -7,6 +7,7 @@
 import type { StorageDriver } from '../../../storage-drivers/driver.js';
 import type { GcContext } from './context.js';
 import { newCounters, type GcCounters, type GcEvent, type GcProgress } from './events.js';
+import { recordLastRun } from './status.js';
 import { GcLease, type LeaseOptions } from './lease.js';
 import { cleanLinks } from './links.js';
 import { mark } from './mark.js';
@@ -80,5 +81,9 @@ export async function garbageCollect(driver: StorageDriver, options: GcOptions):
   } finally {
     await lease?.release();
   }
-  return { ...counters, dryRun, deleteUntagged: ctx.deleteUntagged, markedBlobs: marks.count, markedBytes: marks.bytes, durationMs: Date.now() - started };
+  const durationMs = Date.now() - started;
+  if (!dryRun) {
+    await recordLastRun(driver, { finishedAt: new Date().toISOString(), durationMs, blobsDeleted: counters.blobsDeleted, bytesFreed: counters.bytesDeleted });
+  }
+  return { ...counters, dryRun, deleteUntagged: ctx.deleteUntagged, markedBlobs: marks.count, markedBytes: marks.bytes, durationMs };
 }
