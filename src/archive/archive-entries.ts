@@ -13,7 +13,6 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { once } from 'node:events';
 import { extract, type Header } from 'tar-stream';
 import { ArchiveError } from './archive-error.js';
 import type { Progress } from './progress.js';
@@ -145,7 +144,8 @@ export async function readTarArchive(
     source.on('error', (error) => guard.destroy(error));
     source.pipe(guard);
     for await (const chunk of guard) {
-      if (!parser.write(chunk as Buffer)) await once(parser, 'drain');
+      if (!parser.write(chunk as Buffer)) await drained(parser);
+      if (parser.destroyed) throw new ArchiveError('the archive could not be read to its end');
     }
     parser.end(null);
   })();
@@ -160,8 +160,10 @@ export async function readTarArchive(
     })]);
   } catch (error) {
     source.destroy();
-    await Promise.allSettled([feed, consume]);
-    throw tarError(error);
+    const settled = await Promise.allSettled([feed, consume]);
+    // The first failure may be a consequence (an entry stream destroyed); report the cause.
+    const errors = [error, ...settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))].map(tarError);
+    throw errors.find((e) => e instanceof ArchiveError && !/could not be read to its end|destroyed/.test(e.message)) ?? errors.find((e) => e instanceof ArchiveError) ?? errors[0];
   }
   if (!guard.ended) throw new ArchiveError('the archive is truncated: it ends without the tar end-of-archive block');
   return { files: collector.files, links: collector.links };
@@ -170,7 +172,7 @@ export async function readTarArchive(
 function tarError(error: unknown): Error {
   if (error instanceof ArchiveError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (/Unexpected end of data|premature close/i.test(message)) return new ArchiveError('the archive is truncated (it ends in the middle of an entry)');
+  if (/Unexpected end of data|premature close|Stream was destroyed/i.test(message)) return new ArchiveError('the archive is truncated (it ends in the middle of an entry)');
   if (/Invalid tar header|checksum/i.test(message)) return new ArchiveError(`the archive is corrupt: ${message}`);
   const code = error instanceof Error && 'code' in error ? String((error as NodeJS.ErrnoException).code) : '';
   if (code.startsWith('Z_')) return new ArchiveError(`the compressed archive is corrupt or truncated: ${message}`);
@@ -209,4 +211,14 @@ export function resolveFile(contents: ArchiveContents, name: string): { readonly
     current = next;
   }
   throw new ArchiveError(`${JSON.stringify(name)}: too many levels of links`);
+}
+
+/** Resolves when a streamx writable drains, or is closed or fails (then the loop stops). */
+function drained(stream: { once(event: string, listener: () => void): unknown; destroyed: boolean }): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('close', resolve);
+    stream.once('error', resolve);
+  });
 }

@@ -14,7 +14,6 @@
  * Every blob is hashed on its way out; one that no longer matches its digest stops the export.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Pack } from 'tar-stream';
@@ -193,7 +192,12 @@ async function streamBlob(registry: Registry, tar: Pack, d: Descriptor, onBytes:
     const sink = tar.entry({ name: blobName(d.digest), size, mode: 0o644, mtime: MTIME }, (error) => (error ? reject(error) : resolve()));
     (async () => {
       for await (const chunk of verified()) {
-        if (!sink.write(chunk)) await once(sink, 'drain');
+        if (!sink.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            sink.once('drain', resolve);
+            sink.once('close', resolve);
+          });
+        }
       }
       sink.end(null);
     })().catch((error: unknown) => {
