@@ -42,7 +42,7 @@ async function writeLayer(path: string, bytes: number): Promise<{ digest: string
       let left = bytes;
       while (left > 0) {
         const n = Math.min(left, 1 << 20);
-        if (!entry.write(randomBytes(n))) await new Promise((r) => entry.once('drain', r));
+        if (!entry.write(randomBytes(n))) await new Promise<void>((r) => entry.once('drain', () => r()));
         left -= n;
       }
       entry.end(null);
@@ -76,7 +76,7 @@ async function writeArchive(dir: string, file: string, mib: number, layers: numb
       const entry = tar.entry({ name: names[i] ?? '', size, mtime: new Date(0) }, (e) => (e ? reject(e) : resolve()));
       (async () => {
         for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-          if (!entry.write(chunk as Buffer)) await new Promise((r) => entry.once('drain', r));
+          if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
         }
         entry.end(null);
       })().catch(reject);
