@@ -8,7 +8,7 @@
  * in storage, never in memory.
  */
 import { createHash } from 'node:crypto';
-import { digestOf, tryParseDigest, type ParsedDigest } from '../core/digest.js';
+import { tryParseDigest, type ParsedDigest } from '../core/digest.js';
 import { paths } from '../core/paths.js';
 import type { Registry } from '../core/registry.js';
 import { ArchiveError } from './archive-error.js';
@@ -57,19 +57,6 @@ export class Stager {
     const digest = tryParseDigest(`sha256:${hash.digest('hex')}`);
     if (digest === undefined) throw new Error('internal: bad sha256');
     return { id: session.id, size, digest };
-  }
-
-  /** Stages bytes already in memory (small metadata that turned out to be needed as a blob). */
-  async stageBytes(bytes: Buffer): Promise<StagedBlob> {
-    const staged = await this.stage(
-      (async function* one() {
-        yield bytes;
-      })(),
-      bytes.length,
-      () => undefined,
-    );
-    if (staged.digest.digest !== digestOf(bytes)) throw new Error('internal: staged bytes changed');
-    return staged;
   }
 
   /** Reads a staged blob back (manifests, configs), refusing more than `max` bytes. */
