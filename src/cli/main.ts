@@ -2,8 +2,8 @@
 /**
  * Berth's command line: `berth serve [config.yml] [--workers N|auto]`, `berth verify-config
  * config.yml`, `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
- * `berth import-v1-storage SOURCE [config.yml]`, `berth version`. The config path of `serve` may
- * also come from BERTH_CONFIG. With more than one worker (`--workers`, else `berth.workers`) this
+ * `berth import-v1-storage SOURCE [config.yml]`, `berth import`, `berth export`, `berth
+ * version`. The config path of `serve` may also come from BERTH_CONFIG. With more than one worker (`--workers`, else `berth.workers`) this
  * process becomes the cluster primary (`cluster-primary.ts`) and every worker runs `serve`.
  */
 import cluster from 'node:cluster';
@@ -12,6 +12,8 @@ import { deleteRepositoryCommand, DELETE_REPOSITORY_USAGE } from './delete-repos
 import { garbageCollectCommand, GC_USAGE } from './gc.js';
 import { scrubCommand, SCRUB_USAGE } from './scrub.js';
 import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
+import { ARCHIVE_IMPORT_USAGE, importCommand } from './import.js';
+import { ARCHIVE_EXPORT_USAGE, exportCommand } from './export.js';
 import { serve } from './serve.js';
 import type { Output } from './store.js';
 import { availableParallelism } from 'node:os';
@@ -28,7 +30,9 @@ const USAGE = `usage:
   ${GC_USAGE}
   ${SCRUB_USAGE}
   ${DELETE_REPOSITORY_USAGE}
-  ${IMPORT_USAGE}`;
+  ${IMPORT_USAGE}
+  ${ARCHIVE_IMPORT_USAGE}
+  ${ARCHIVE_EXPORT_USAGE}`;
 
 function output(): Output {
   const tty = process.stderr.isTTY === true;
@@ -131,6 +135,10 @@ async function main(argv: readonly string[]): Promise<number> {
         out: (line) => process.stdout.write(`${line}\n`),
         err: (line) => process.stderr.write(`${line}\n`),
       });
+    case 'import':
+      return importCommand(argv.slice(1), process.env, output());
+    case 'export':
+      return exportCommand(argv.slice(1), process.env, output());
     case 'version':
     case '--version':
       process.stdout.write(`berth ${version()}\n`);
