@@ -5,33 +5,9 @@
  * the RFC 7638 JWK thumbprint (SHA-256, base64url) that distribution 3.x indexes keys by.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { libtrustKeyId } from '../core/libtrust-key-id.js';
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** RFC 4648 base32 without padding. */
-function base32(bytes: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
-
-/** The libtrust key ID of a public (or private: its public half is used) key. */
-export function libtrustKeyId(key: KeyObject): string {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  const digest = createHash('sha256').update(der).digest().subarray(0, 30);
-  return (base32(digest).match(/.{4}/g) ?? []).join(':');
-}
+export { libtrustKeyId };
 
 /** The members RFC 7638 hashes, per key type, in lexicographic order. */
 const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {

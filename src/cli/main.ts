@@ -3,8 +3,10 @@
  * Berth's command line: `berth serve [config.yml] [--workers N|auto]`, `berth verify-config
  * config.yml`, `berth garbage-collect`, `berth scrub`, `berth delete-repository`,
  * `berth import-v1-storage SOURCE [config.yml]`, `berth import`, `berth export`, `berth
- * version`. The config path of `serve` may also come from BERTH_CONFIG. With more than one worker (`--workers`, else `berth.workers`) this
- * process becomes the cluster primary (`cluster-primary.ts`) and every worker runs `serve`.
+ * version`. The config path of `serve` may also come from BERTH_CONFIG. With more than one
+ * worker (`--workers`, else `berth.workers`) this process becomes the cluster primary
+ * (`cluster-primary.ts`) and every worker runs `serve`, which is imported only after the heap
+ * settings are applied.
  */
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,6 @@ import { scrubCommand, SCRUB_USAGE } from './scrub.js';
 import { IMPORT_USAGE, importV1StorageCommand } from './import-v1-storage.js';
 import { ARCHIVE_IMPORT_USAGE, importCommand } from './import.js';
 import { ARCHIVE_EXPORT_USAGE, exportCommand } from './export.js';
-import { serve } from './serve.js';
 import type { Output } from './store.js';
 import { availableParallelism } from 'node:os';
 import { WORKER_ID_ENV } from './cluster-primary.js';

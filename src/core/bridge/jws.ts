@@ -14,9 +14,9 @@
  * Signing keys: derived from `http.secret` when it is set (the same key on every node that shares
  * the secret, so every node signs with one identity), otherwise generated once per process.
  */
+import { libtrustKeyId } from '../libtrust-key-id.js';
 import {
   createECDH,
-  createHash,
   createHmac,
   createPrivateKey,
   createPublicKey,
@@ -44,30 +44,7 @@ export function b64url(bytes: Uint8Array | string): string {
   return Buffer.from(bytes).toString('base64url');
 }
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-function base32(bytes: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
-
-/** libtrust's key ID: sha256 of the DER SubjectPublicKeyInfo, 240 bits, base32 in 12 groups of 4. */
-export function libtrustKeyId(publicKey: KeyObject): string {
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  const encoded = base32(createHash('sha256').update(der).digest().subarray(0, 30));
-  return encoded.match(/.{4}/g)?.join(':') ?? encoded;
-}
+export { libtrustKeyId };
 
 /** The P-256 group order n. */
 const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
