@@ -1,7 +1,7 @@
 /**
  * The old Python registry's SoftLayer recipe against Berth: a Berth process started with only
  * SETTINGS_FLAVOR=swift and the OS_* variables (auth v1 against the tempauth of the one-node
- * Swift from test/setup/30-swift.sh) and GUNICORN_WORKERS, over a config file that names the
+ * Swift from test/setup/30-swift.sh) and GUNICORN_WORKERS (two workers), over a config file that names the
  * filesystem driver (as the Docker image's default file does). skopeo pushes an image and pulls
  * it back byte for byte; the objects are in the Swift container under STORAGE_PATH's default
  * prefix; the start-up log names the modern keys and never the password.
@@ -64,7 +64,7 @@ describe('old registry environment (SETTINGS_FLAVOR=swift) on a real Swift', asy
         OS_USERNAME: envVar('BERTH_SWIFT_USER') ?? '',
         OS_PASSWORD: password,
         OS_CONTAINER: container,
-        GUNICORN_WORKERS: '8',
+        GUNICORN_WORKERS: '2',
       },
     });
     work = await mkdtemp(join(tmpdir(), 'berth-legacy-e2e-'));
@@ -94,7 +94,9 @@ describe('old registry environment (SETTINGS_FLAVOR=swift) on a real Swift', asy
     const logs = berth.output();
     assert.match(logs, /old docker-registry environment mapped/);
     assert.match(logs, /"OS_PASSWORD":"storage\.swift\.password"/);
-    assert.match(logs, /GUNICORN_WORKERS=8/);
+    // GUNICORN_WORKERS is berth.workers: a primary with two workers sharing the socket.
+    assert.match(logs, /"GUNICORN_WORKERS":"berth\.workers"/);
+    assert.match(logs, /"primary":true,"worker":2,[^\n]*"msg":"worker started"/);
     assert.ok(!logs.includes(password), 'the Swift password is never logged');
   });
 });
