@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { CIPHER_SUITES, TLS_VERSIONS } from './tls.js';
 import { berthMetricsSchema, healthSchema, httpDebugSchema, notificationsSchema, type OpsConfig } from './ops-schema.js';
+import { berthProxySchema, proxySchema, type ProxyConfig } from './proxy-schema.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -55,7 +56,7 @@ export const KNOWN_KEYS: KeyTree = {
   },
   middleware: 'map',
   notifications: 'map',
-  proxy: 'map',
+  proxy: { remoteurl: true, username: true, password: true, ttl: true, exec: 'map' },
   health: 'map',
   redis: 'map',
   validation: 'map',
@@ -76,13 +77,13 @@ export const KNOWN_KEYS: KeyTree = {
     trustedproxies: true,
     metrics: { enabled: true },
     gc: { enabled: true, interval: true, graceperiod: true },
+    proxy: { upstreams: true },
   },
 };
 
 /** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
 export const NOT_IMPLEMENTED = [
   'middleware',
-  'proxy',
   'redis',
   'storage.cache',
   'reporting',
@@ -178,6 +179,7 @@ const rawSchema = z.object({
   auth: z.record(z.string(), z.unknown()).nullable().optional(),
   health: healthSchema,
   notifications: notificationsSchema,
+  proxy: proxySchema,
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -197,6 +199,7 @@ const rawSchema = z.object({
       trustedproxies: z.unknown().optional(),
       metrics: berthMetricsSchema,
       gc: z.object({ enabled: flag.optional(), interval: duration('24h'), graceperiod: duration('1h') }).optional(),
+      proxy: berthProxySchema,
     })
     .optional(),
 });
@@ -270,4 +273,6 @@ export interface Config {
   readonly authSections: AuthSections;
   /** Metrics, debug listener, health checks, notifications (see ops-schema.ts). */
   readonly ops: OpsConfig;
+  /** Pull-through cache upstreams (`proxy`, `berth.proxy.upstreams`; see proxy-schema.ts). */
+  readonly proxy: ProxyConfig;
 }
