@@ -18,8 +18,8 @@ import type { Registry } from '../core/registry.js';
 
 export type FlightStart = { readonly found: false } | { readonly found: true; readonly size?: number };
 
-/** Opens the upstream response: undefined when the upstream does not have the blob. */
-export type OpenUpstream = () => Promise<{ readonly body: ReadableStream<Uint8Array>; readonly size?: number } | undefined>;
+/** Opens the upstream response (status 200, with a body): undefined when the upstream does not have the blob. */
+export type OpenUpstream = () => Promise<{ readonly response: Response; readonly size?: number } | undefined>;
 
 const SUBSCRIBER_BUFFER = 1024 * 1024;
 
@@ -41,9 +41,17 @@ export class BlobFlight {
     this.started = opened.then((r) => (r === undefined ? { found: false } : { found: true, ...(r.size !== undefined ? { size: r.size } : {}) }));
     this.done = opened.then(async (r) => {
       if (r === undefined) return false;
+      // Lock the body at once and keep the Response reachable: undici cancels the body of a
+      // Response that is garbage collected while its body is unread, which would end it early.
+      const source = Readable.fromWeb(r.response.body as WebReadableStream<Uint8Array>);
+      source.pause();
       // Let every request that awaited `started` subscribe before the first byte flows.
       await new Promise((resolve) => setImmediate(resolve));
-      return this.store(r.body, r.size);
+      try {
+        return await this.store(source, r.size);
+      } finally {
+        keepAlive(r.response);
+      }
     });
     // Failures are reported through the promises to whoever awaits them; none may go unhandled.
     this.started.catch(() => undefined);
@@ -59,9 +67,22 @@ export class BlobFlight {
     return stream;
   }
 
-  private async store(body: ReadableStream<Uint8Array>, size: number | undefined): Promise<number> {
+  /** Cuts every live client: they must not take a partial or unverified body for a whole one. */
+  private fail(error: unknown): void {
+    this.flowing = true;
+    for (const s of this.subscribers) s.destroy(asError(error));
+  }
+
+  private async store(source: Readable, size: number | undefined): Promise<number> {
     const { uploads } = this.registry;
-    const session = await uploads.start(this.name);
+    let session;
+    try {
+      session = await uploads.start(this.name);
+    } catch (error) {
+      source.destroy();
+      this.fail(error);
+      throw error;
+    }
     const toStore = new PassThrough({ highWaterMark: SUBSCRIBER_BUFFER });
     const stored = uploads.complete(this.name, session.id, this.digest, toStore, size !== undefined ? { length: size } : {});
     const storeFailed = stored.then(
@@ -69,7 +90,6 @@ export class BlobFlight {
       (error: unknown) => Promise.reject(error),
     );
     storeFailed.catch(() => undefined);
-    const source = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
     let held: Buffer | undefined;
     try {
       for await (const chunk of source) {
@@ -92,13 +112,22 @@ export class BlobFlight {
       return result.size;
     } catch (error) {
       source.destroy();
-      toStore.destroy(error instanceof Error ? error : new Error(String(error)));
-      for (const s of this.subscribers) s.destroy(error instanceof Error ? error : new Error(String(error)));
+      toStore.destroy(asError(error));
+      this.fail(error);
       await stored.catch(() => undefined);
       await uploads.cancel(this.name, session.id).catch(() => undefined);
       throw error;
     }
   }
+}
+
+/** Keeps a value reachable until this call (see `done`). */
+function keepAlive(value: unknown): void {
+  if (value === null) throw new Error('unreachable');
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Resolves when the stream wants more data, or is gone (a departed client must not stall the fetch). */

@@ -188,7 +188,7 @@ class PullThroughCache implements PullThrough {
       return undefined;
     }
     const size = contentLength(res);
-    return { body: res.body, ...(size !== undefined ? { size } : {}) };
+    return { response: res, ...(size !== undefined ? { size } : {}) };
   }
 
   /** Asks the upstream about the tag; falls back to the cached digest when it cannot answer. */

@@ -181,6 +181,8 @@ describe('pull-through cache end to end (skopeo; Berth with token server and dis
 
   after(async () => {
     if (proxy !== undefined) {
+      const failures = proxy.output().split('\n').filter((l) => l.includes('blob fetch failed'));
+      if (failures.length > 0) console.error(`proxy log:\n${failures.join('\n')}`);
       assert.ok(!proxy.output().includes(PASSWORD), 'the upstream password reached the log');
       await proxy.stop();
     }
@@ -231,7 +233,7 @@ describe('pull-through cache end to end (skopeo; Berth with token server and dis
           }),
         );
       };
-      await Promise.all(Array.from({ length: 20 }, pullOnce)).catch((e: unknown) => { console.error(proxy.output().split('\n').filter((l) => /proxy:|"level":[456]0|aborted/.test(l)).join('\n')); throw e; });
+      await Promise.all(Array.from({ length: 20 }, pullOnce)).catch(async (e: unknown) => { await new Promise((r) => setTimeout(r, 1500)); console.error(proxy.output().split('\n').filter((l) => /proxy:|"level":[456]0|aborted/.test(l)).join('\n')); throw e; });
       for (const blob of [image.config, ...image.layers]) {
         const gets = relay.seen.filter((s) => s === `GET /v2/team/crowd/blobs/${blob.digest}`).length;
         assert.equal(gets, 1, `${blob.digest} fetched ${gets} times:\n${relay.seen.join('\n')}`);
