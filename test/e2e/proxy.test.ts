@@ -233,7 +233,11 @@ describe('pull-through cache end to end (skopeo; Berth with token server and dis
           }),
         );
       };
-      await Promise.all(Array.from({ length: 20 }, pullOnce)).catch(async (e: unknown) => { await new Promise((r) => setTimeout(r, 1500)); console.error(proxy.output().split('\n').filter((l) => /proxy:|"level":[456]0|aborted/.test(l)).join('\n')); throw e; });
+      await Promise.all(Array.from({ length: 20 }, pullOnce)).catch(async (error: unknown) => {
+        await new Promise((r) => setTimeout(r, 1500)); // let the proxy's log catch up
+        console.error(proxy.output().split('\n').filter((l) => /proxy:|"level":[456]0/.test(l)).join('\n'));
+        throw error;
+      });
       for (const blob of [image.config, ...image.layers]) {
         const gets = relay.seen.filter((s) => s === `GET /v2/team/crowd/blobs/${blob.digest}`).length;
         assert.equal(gets, 1, `${blob.digest} fetched ${gets} times:\n${relay.seen.join('\n')}`);
