@@ -11,6 +11,7 @@ import { parseAddr } from './addr.js';
 import { applyEnv, unknownKeys, type ConfigObject } from './env.js';
 import { applyLegacyEnv, applyRegistryPort, applyWorkersAlias, type LegacyEnvResult } from './legacy-env.js';
 import { normaliseOps } from './ops-schema.js';
+import { normaliseProxy } from './proxy-schema.js';
 import { NOT_IMPLEMENTED, RAW_SCHEMA, STORAGE_DRIVERS, type Config, type LogLevel, type RawConfig } from './schema.js';
 import { DEFAULT_MINIMUM_TLS, opensslCiphers, TLS_VERSIONS } from './tls.js';
 
@@ -122,6 +123,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
     warnings.push('http.secret: not set; upload URLs are not signed (set the same secret on every node)');
   }
   const ops = normaliseOps({ debug: raw.http?.debug, health: raw.health, notifications: raw.notifications, metrics: raw.berth?.metrics }, problems);
+  const proxy = normaliseProxy({ proxy: raw.proxy, berth: raw.berth?.proxy }, problems, warnings);
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const level = (raw.log?.level ?? raw.loglevel ?? 'info') as string;
@@ -194,6 +196,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       ...(raw.berth?.trustedproxies !== undefined ? { trustedProxies: raw.berth.trustedproxies } : {}),
     },
     ops,
+    proxy,
   };
   return deepFreeze(config);
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { CIPHER_SUITES, TLS_VERSIONS } from './tls.js';
 import { berthMetricsSchema, healthSchema, httpDebugSchema, notificationsSchema, type OpsConfig } from './ops-schema.js';
+import { berthProxySchema, proxySchema, type ProxyConfig } from './proxy-schema.js';
 
 /** A key tree: `true` = a leaf, an object = a section, `'map'` = free-form (driver params). */
 export type KeyTree = { readonly [key: string]: KeyTree | true | 'map' };
@@ -55,7 +56,7 @@ export const KNOWN_KEYS: KeyTree = {
   },
   middleware: 'map',
   notifications: 'map',
-  proxy: 'map',
+  proxy: { remoteurl: true, username: true, password: true, ttl: true, exec: 'map' },
   health: 'map',
   redis: 'map',
   validation: 'map',
@@ -78,13 +79,13 @@ export const KNOWN_KEYS: KeyTree = {
     metrics: { enabled: true },
     gc: { enabled: true, interval: true, graceperiod: true },
     workers: true,
+    proxy: { upstreams: true },
   },
 };
 
 /** Keys that distribution accepts and Berth reads but does not implement yet: warned about. */
 export const NOT_IMPLEMENTED = [
   'middleware',
-  'proxy',
   'redis',
   'storage.cache',
   'reporting',
@@ -180,6 +181,7 @@ const rawSchema = z.object({
   auth: z.record(z.string(), z.unknown()).nullable().optional(),
   health: healthSchema,
   notifications: notificationsSchema,
+  proxy: proxySchema,
   berth: z
     .object({
       v1: z.object({ enabled: flag.optional() }).optional(),
@@ -207,6 +209,7 @@ const rawSchema = z.object({
           z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: 'expected a number of workers (1–256) or "auto"' }),
         )
         .optional(),
+      proxy: berthProxySchema,
     })
     .optional(),
 });
@@ -284,4 +287,6 @@ export interface Config {
   readonly authSections: AuthSections;
   /** Metrics, debug listener, health checks, notifications (see ops-schema.ts). */
   readonly ops: OpsConfig;
+  /** Pull-through cache upstreams (`proxy`, `berth.proxy.upstreams`; see proxy-schema.ts). */
+  readonly proxy: ProxyConfig;
 }

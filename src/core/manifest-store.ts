@@ -34,7 +34,9 @@ export class ManifestStore {
 
   /**
    * Stores a manifest. `digestRef` is the digest the client pushed by (verified), `tags` the tags
-   * to point at it (from the path and `?tag=` parameters).
+   * to point at it (from the path and `?tag=` parameters). `options.mirrored`: a manifest copied
+   * from a pull-through cache's upstream, whose blobs arrive later, on demand: its references are
+   * neither touched nor checked.
    */
   async put(
     name: string,
@@ -42,6 +44,7 @@ export class ManifestStore {
     contentType: string | undefined,
     digestRef: ParsedDigest | undefined,
     tags: readonly string[],
+    options: { readonly mirrored?: boolean } = {},
   ): Promise<PutResult> {
     let parsed = parseManifest(bytes, contentType);
     if (parsed.kind === 'schema1') {
@@ -60,8 +63,10 @@ export class ManifestStore {
         detail: { reference: digestRef.digest },
       });
     }
-    await this.touchReferences(parsed);
-    await this.checkReferences(name, parsed);
+    if (options.mirrored !== true) {
+      await this.touchReferences(parsed);
+      await this.checkReferences(name, parsed);
+    }
     await this.blobs.putSmall(digest, bytes);
     await this.driver.putContent(paths.revisionLink(name, digest), Buffer.from(digest.digest));
     if (parsed.subject !== undefined) {

@@ -13,6 +13,8 @@
  *       _manifests/revisions/<alg>/<hex>/link                manifest in the repo (content: digest)
  *       _manifests/tags/<tag>/current/link                   tag → manifest digest
  *       _manifests/tags/<tag>/index/<alg>/<hex>/link         digests the tag ever pointed to
+ *       _manifests/tags/<tag>/proxy.json                     Berth: pull-through cache state of the tag
+ *                                                           (`{digest, checkedAt}`, src/proxy)
  *       _uploads/<uuid>/data                                 upload in progress (driver writer, append)
  *       _uploads/<uuid>/startedat                            RFC 3339 start time (purging, existence)
  *       _referrers/<alg>/<hex>/<alg>-<hex>                   Berth: descriptor JSON of a manifest whose
@@ -85,6 +87,9 @@ export const paths = {
   },
   tagIndexLink(name: string, tag: string, d: ParsedDigest): string {
     return `${REPOSITORIES}/${name}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`;
+  },
+  tagProxyState(name: string, tag: string): string {
+    return `${REPOSITORIES}/${name}/_manifests/tags/${tag}/proxy.json`;
   },
   uploadsRoot(name: string): string {
     return `${REPOSITORIES}/${name}/_uploads`;

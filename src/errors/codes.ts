@@ -107,7 +107,7 @@ export const ERROR_CODES = {
   UNAVAILABLE: {
     status: 503,
     message: 'service unavailable',
-    description: 'The storage backend cannot be reached; retry later.',
+    description: 'The storage backend (or, for a pull-through cache, the upstream registry with nothing cached) cannot be reached; retry later.',
   },
   V1_IMAGE_UNKNOWN: {
     status: 404,

@@ -9,7 +9,8 @@
  * metrics, every request is counted, and `/metrics` is served here unless the debug listener
  * serves it; notifications go to `deps.events` or, when `notifications.endpoints` are configured,
  * to a webhook notifier built here; `health.storagedriver` starts the background storage check.
- * `App.close()` stops those background parts.
+ * `App.close()` stops those background parts. With `proxy` / `berth.proxy.upstreams` the v2
+ * dispatcher gets the pull-through cache (src/proxy).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -39,6 +40,7 @@ import { createHttpMetrics } from '../ops/metrics/http.js';
 import { createMetrics, noGcMetrics, type BerthMetrics, type GcMetrics } from '../ops/metrics/metrics.js';
 import { instrumentDriver } from '../ops/metrics/storage-driver.js';
 import { createNotifier, type Notifier } from '../ops/notifications/notifier.js';
+import { createPullThrough } from '../proxy/pull-through.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -122,7 +124,8 @@ export function createApp(deps: AppDeps): App {
   const httpMetrics = metrics === undefined ? undefined : createHttpMetrics(metrics, metricsOnMain ? '/metrics' : ops.metrics.path);
   const access = deps.access ?? anonymousAccess;
   const audit = deps.audit ?? createAudit(logger, createClientAddress([]));
-  const v2 = createV2Handler({ registry, config, access, tokens: new UploadTokens(config.http.secret), logger, audit, events });
+  const proxy = createPullThrough({ registry, config: config.proxy, logger, maxManifestBytes: config.berth.maxManifestBytes, ...(deps.now !== undefined ? { now: () => now().getTime() } : {}) });
+  const v2 = createV2Handler({ registry, config, access, tokens: new UploadTokens(config.http.secret), logger, audit, events, ...(proxy !== undefined ? { proxy } : {}) });
   const accessLog = createAccessLog(logger, config.log.accessLog);
   const prefix = config.http.prefix;
   const extraHeaders = Object.entries(config.http.headers);
@@ -141,7 +144,7 @@ export function createApp(deps: AppDeps): App {
     });
   }
   if (config.berth.v1Enabled) {
-    const v1 = createV1Router({ registry, config, access, logger, audit });
+    const v1 = createV1Router({ registry, config, access, logger, audit, ...(proxy !== undefined ? { proxy } : {}) });
     web.use('/v1', v1);
     // The Python registry also answered its ping at the root; some v1 clients probe it there.
     web.get('/_ping', (req: Request, res: Response, next: NextFunction) => {

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Action, Principal, AccessController } from '../../auth/access.js';
 import type { Audit } from '../../auth/audit.js';
+import type { PullThrough } from '../../core/pull-through.js';
 import type { Config } from '../../config/schema.js';
 import type { Registry } from '../../core/registry.js';
 import type { V1Store } from '../../core/v1/store.js';
@@ -20,6 +21,8 @@ export interface V1Deps {
   readonly access: AccessController;
   readonly logger: Logger;
   readonly audit: Audit;
+  /** The pull-through cache: its names take no pushes (v2 refuses them too). */
+  readonly proxy?: PullThrough;
 }
 
 export interface V1Context {
@@ -54,4 +57,11 @@ export function assertWritable(ctx: V1Context): void {
 export function assertDeletable(ctx: V1Context): void {
   if (!ctx.deps.config.storage.deleteEnabled) throw new RegistryError('UNSUPPORTED', { message: 'deletes are disabled (storage.delete.enabled)' });
   assertWritable(ctx);
+}
+
+/** Pushes into a name the pull-through cache mirrors are refused, as over v2. */
+export function assertNotProxied(ctx: V1Context, repository: string): void {
+  if (ctx.deps.proxy?.handles(repository) === true) {
+    throw new RegistryError('UNSUPPORTED', { message: `${repository} is a pull-through cache of another registry: pushes are not accepted` });
+  }
 }

@@ -13,7 +13,7 @@ import { assertV1Id, assertV1Tag, parseV1Name, type V1Name } from '../../core/v1
 import type { IndexImage, TagMetadata } from '../../core/v1/store.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { Principal } from '../../auth/access.js';
-import { assertDeletable, assertWritable, authorizeRepository, type V1Context } from './context.js';
+import { assertDeletable, assertNotProxied, assertWritable, authorizeRepository, type V1Context } from './context.js';
 import { indexHeaders, parseJsonBody, readBody, sendEmpty, sendJson, sendTrue, type TokenAccess } from './http.js';
 import { isRecord } from '../../core/json.js';
 
@@ -68,6 +68,7 @@ export async function getRepositoryJson(ctx: V1Context, raw: string): Promise<vo
 export async function putTag(ctx: V1Context, raw: string, tag: string): Promise<void> {
   assertWritable(ctx);
   const name = parseV1Name(raw);
+  assertNotProxied(ctx, name.v2);
   assertV1Tag(tag);
   const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   const data = parseJsonBody(await readBody(ctx.req, 4096));
@@ -121,6 +122,7 @@ async function imageList(ctx: V1Context): Promise<IndexImage[]> {
 export async function putRepository(ctx: V1Context, raw: string): Promise<void> {
   assertWritable(ctx);
   const name = parseV1Name(raw);
+  assertNotProxied(ctx, name.v2);
   const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   await ctx.store.mergeIndexImages(name.v2, await imageList(ctx));
   indexAnswer(ctx, principal, name, 'write');
@@ -131,6 +133,7 @@ export async function putRepository(ctx: V1Context, raw: string): Promise<void> 
 export async function putRepositoryImages(ctx: V1Context, raw: string): Promise<void> {
   assertWritable(ctx);
   const name = parseV1Name(raw);
+  assertNotProxied(ctx, name.v2);
   const principal = await authorizeRepository(ctx, name.v2, ['pull', 'push']);
   const images = await imageList(ctx);
   if (images.length > 0) await ctx.store.mergeIndexImages(name.v2, images);

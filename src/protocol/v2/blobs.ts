@@ -3,6 +3,7 @@
  * Bytes are streamed from the driver to the socket, never buffered.
  */
 import { parseDigest } from '../../core/digest.js';
+import type { ColdBlob } from '../../core/pull-through.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RepoContext } from './context.js';
 import { blobTarget, emitEvent } from './events.js';
@@ -13,10 +14,17 @@ import { endEmpty } from './headers.js';
 export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promise<void> {
   const { req, res, deps, name } = ctx;
   const digest = parseDigest(digestText);
-  const size = await deps.registry.blobs.sizeInRepo(name, digest);
+  let size = await deps.registry.blobs.sizeInRepo(name, digest);
+  let cold: ColdBlob | undefined;
+  if (size === undefined && deps.proxy?.handles(name) === true) {
+    // Pull-through: fetched from the upstream (a live stream of the whole blob when no range is asked).
+    const head = req.method === 'HEAD';
+    cold = await deps.proxy.blob(name, digest, { head, live: !head && req.headers.range === undefined });
+    size = cold?.size;
+  }
   if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { detail: { digest: digest.digest } });
 
-  if (deps.config.storage.redirect) {
+  if (deps.config.storage.redirect && cold === undefined) {
     const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
     const url = await deps.registry.blobs.redirectUrl(digest, method, 1200);
     if (url !== undefined) {
@@ -35,6 +43,12 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Cache-Control', 'max-age=31536000');
   res.setHeader('Content-Type', 'application/octet-stream');
+  if (cold?.stream !== undefined) {
+    const stream = cold.stream;
+    await sendContent(req, res, size, undefined, () => Promise.resolve(stream));
+    emitEvent(ctx, 'pull', blobTarget(ctx, digest.digest, size));
+    return;
+  }
   const range = parseByteRange(req.headers.range, size);
   if (range === 'invalid') {
     res.setHeader('Content-Range', `bytes */${size}`);

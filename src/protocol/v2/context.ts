@@ -9,6 +9,7 @@ import type { Principal, AccessController } from '../../auth/access.js';
 import type { Audit } from '../../auth/audit.js';
 import type { Config } from '../../config/schema.js';
 import type { RegistryEvents } from '../../core/events.js';
+import type { PullThrough } from '../../core/pull-through.js';
 import type { Registry } from '../../core/registry.js';
 import type { UploadTokens } from '../../core/upload-token.js';
 import type { UrlBuilder } from './urls.js';
@@ -22,6 +23,8 @@ export interface V2Deps {
   readonly audit: Audit;
   /** Where push/pull/delete events go (notifications); none when absent. */
   readonly events?: RegistryEvents;
+  /** The pull-through cache (src/proxy): mirrors upstream repositories into storage on demand. */
+  readonly proxy?: PullThrough;
 }
 
 export interface V2Context {

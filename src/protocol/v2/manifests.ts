@@ -47,12 +47,22 @@ function referenceForRead(reference: string): Reference {
 
 async function resolve(ctx: RepoContext, reference: string): Promise<Resolved & { byTag: boolean }> {
   const ref = referenceForRead(reference);
-  const { registry } = ctx.deps;
-  const digest = ref.kind === 'digest' ? ref.digest : await registry.tags.resolve(ctx.name, ref.tag);
+  const { registry, proxy } = ctx.deps;
+  const mirrored = proxy?.handles(ctx.name) === true;
+  const digest =
+    ref.kind === 'digest' ? ref.digest : mirrored ? await proxy?.resolveTag(ctx.name, ref.tag) : await registry.tags.resolve(ctx.name, ref.tag);
   if (digest === undefined) throw manifestUnknown(reference);
-  const manifest = await registry.manifests.get(ctx.name, digest);
+  const manifest = await getManifest(ctx, digest);
   if (manifest === undefined) throw manifestUnknown(reference);
   return { digest, manifest, byTag: ref.kind === 'tag' };
+}
+
+/** The manifest if the repository has it; for a pull-through repository, fetched on a miss. */
+async function getManifest(ctx: RepoContext, digest: ParsedDigest): Promise<CachedManifest | undefined> {
+  const { registry, proxy } = ctx.deps;
+  const local = await registry.manifests.get(ctx.name, digest);
+  if (local !== undefined || proxy?.handles(ctx.name) !== true) return local;
+  return (await proxy.ensureManifest(ctx.name, digest)) ? registry.manifests.get(ctx.name, digest) : undefined;
 }
 
 /**
@@ -87,7 +97,7 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
   if (child === undefined) {
     throw manifestUnknown(found.digest.digest, 'manifest list found, but the client accepts no list type and no linux/amd64 image matches');
   }
-  const manifest = await ctx.deps.registry.manifests.get(ctx.name, child.digest);
+  const manifest = await getManifest(ctx, child.digest);
   if (manifest === undefined) throw manifestUnknown(child.digest.digest);
   return { digest: child.digest, manifest };
 }
@@ -95,7 +105,7 @@ async function negotiate(ctx: RepoContext, found: Resolved & { byTag: boolean },
 async function linuxAmd64Child(ctx: RepoContext, children: readonly Descriptor[]): Promise<ParsedManifest | undefined> {
   const child = children.find(isLinuxAmd64);
   if (child === undefined) return undefined;
-  return (await ctx.deps.registry.manifests.get(ctx.name, child.digest))?.parsed;
+  return (await getManifest(ctx, child.digest))?.parsed;
 }
 
 export async function headOrGetManifest(ctx: RepoContext, reference: string): Promise<void> {

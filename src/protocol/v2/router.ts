@@ -145,6 +145,10 @@ export function createV2Handler(deps: V2Deps) {
       throw new RegistryError('UNSUPPORTED', { message: `${method} not allowed here` });
     }
     const principal = await deps.access.authorize(req, requiredAccess(name, method));
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && deps.proxy?.handles(name) === true) {
+      // As distribution: a pull-through cache takes no pushes (deletes only evict the local copy).
+      throw new RegistryError('UNSUPPORTED', { message: 'pushing to a pull-through cache repository is not supported', detail: { name } });
+    }
     await handler(context(principal, name));
   };
 }
