@@ -64,7 +64,7 @@ export const KNOWN_KEYS: KeyTree = {
   berth: {
     v1: { enabled: true },
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
-    cache: { manifestbytes: true },
+    cache: { manifestbytes: true, linkttl: true },
     tags: { maxpage: true },
     auth: {
       tokenserver: { enabled: true, path: true, key: true, certificate: true, expiration: true, issuer: true, service: true, realm: true },
@@ -173,7 +173,7 @@ const rawSchema = z.object({
           idletimeout: duration('120s'),
         })
         .optional(),
-      cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
+      cache: z.object({ manifestbytes: size(64 * 1024 * 1024), linkttl: duration('1s') }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
       auth: z.unknown().optional(),
       access: z.unknown().optional(),
@@ -240,6 +240,8 @@ export interface Config {
     readonly headersTimeoutMs: number;
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
+    /** `berth.cache.linkttl`: how long tag and link lookups may be answered from memory (ms; 0: never). */
+    readonly linkTtlMs: number;
     readonly maxTagsPage: number;
   };
   /**

@@ -8,6 +8,7 @@ import { BlobStore } from './blob-store.js';
 import { Catalog } from './catalog.js';
 import { HashCache } from './hash-cache.js';
 import { KeyedLock } from './keyed-lock.js';
+import { LinkCache } from './link-cache.js';
 import { ManifestCache } from './manifest-cache.js';
 import { ManifestStore } from './manifest-store.js';
 import { paths } from './paths.js';
@@ -19,6 +20,11 @@ import { UploadStore } from './uploads.js';
 export interface RegistryOptions {
   readonly maxBlobBytes: number;
   readonly manifestCacheBytes: number;
+  /**
+   * How long this node may answer tag and link lookups from memory (`berth.cache.linkttl`, ms;
+   * 0: always ask storage). Default 1000.
+   */
+  readonly linkTtlMs?: number;
   readonly now: () => Date;
 }
 
@@ -30,14 +36,20 @@ export interface Registry {
   readonly tags: TagStore;
   readonly referrers: ReferrersStore;
   readonly catalog: Catalog;
+  /** The node's cache of tag and link lookups (see link-cache.ts). */
+  readonly links: LinkCache;
   repositoryExists(name: string): Promise<boolean>;
 }
 
+/** Default of `berth.cache.linkttl`. */
+export const DEFAULT_LINK_TTL_MS = 1000;
+
 export function createRegistry(driver: StorageDriver, options: RegistryOptions): Registry {
-  const blobs = new BlobStore(driver);
-  const tags = new TagStore(driver);
+  const links = new LinkCache({ ttlMs: options.linkTtlMs ?? DEFAULT_LINK_TTL_MS });
+  const blobs = new BlobStore(driver, links);
+  const tags = new TagStore(driver, links);
   const referrers = new ReferrersStore(driver);
-  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes));
+  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes), links);
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,
@@ -50,6 +62,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
     tags,
     referrers,
     catalog: new Catalog(driver),
+    links,
     repositoryExists: (name) => exists(driver, paths.repo(name)),
   };
 }

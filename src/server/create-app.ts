@@ -60,6 +60,7 @@ export function createApp(deps: AppDeps): App {
   const registry = createRegistry(deps.driver, {
     maxBlobBytes: config.berth.maxBlobBytes,
     manifestCacheBytes: config.berth.manifestCacheBytes,
+    linkTtlMs: config.berth.linkTtlMs,
     now,
   });
   const access = deps.access ?? anonymousAccess;
