@@ -66,6 +66,7 @@ import {
   MIN_PART_BYTES,
   statusOf,
   TAIL_SUFFIX,
+  WriterMemory,
   type ObjectOptions,
   type WriterContext,
 } from './upload-state.js';
@@ -258,6 +259,8 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     copyConcurrency,
     objectOptions,
     translate,
+    memory: new WriterMemory(),
+    ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
   };
 
   /** Key of a path that must name a file. */
@@ -518,6 +521,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     async delete(path: string): Promise<void> {
       await call('delete', path, async () => {
         if (path === '/') {
+          writerContext.memory?.deleteBelow(root, root);
           await deleteBelow(root);
           const uploads = await listUploads(writerContext, root, () => true);
           for (const upload of uploads) await abortUpload(writerContext, upload.key, upload.uploadId);
@@ -525,6 +529,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
         }
         const key = fileKey(path);
         const prefix = `${key}/`;
+        writerContext.memory?.deleteBelow(key, prefix);
         // Objects named exactly `key` (and its hidden side objects), and whether `key/` has any:
         // listed with a delimiter, so sibling subtrees (`key-x/…`) collapse to one entry each.
         const own: string[] = [];
