@@ -180,6 +180,7 @@ function normalise(raw: RawConfig, warnings: string[]): Config {
       headersTimeoutMs: limits?.headerstimeout ?? 60_000,
       idleTimeoutMs: limits?.idletimeout ?? 120_000,
       manifestCacheBytes: raw.berth?.cache?.manifestbytes ?? 64 * 1024 * 1024,
+      linkTtlMs: raw.berth?.cache?.linkttl ?? 1000,
       maxTagsPage: raw.berth?.tags?.maxpage ?? 1000,
       gc: {
         enabled: raw.berth?.gc?.enabled ?? false,

@@ -67,7 +67,7 @@ export const KNOWN_KEYS: KeyTree = {
     v1: { enabled: true },
     ui: { enabled: true },
     limits: { manifestbytes: true, blobbytes: true, headerstimeout: true, idletimeout: true },
-    cache: { manifestbytes: true },
+    cache: { manifestbytes: true, linkttl: true },
     tags: { maxpage: true },
     auth: {
       tokenserver: { enabled: true, path: true, key: true, certificate: true, expiration: true, issuer: true, service: true, realm: true },
@@ -194,7 +194,7 @@ const rawSchema = z.object({
           idletimeout: duration('120s'),
         })
         .optional(),
-      cache: z.object({ manifestbytes: size(64 * 1024 * 1024) }).optional(),
+      cache: z.object({ manifestbytes: size(64 * 1024 * 1024), linkttl: duration('1s') }).optional(),
       tags: z.object({ maxpage: size(1000) }).optional(),
       auth: z.unknown().optional(),
       access: z.unknown().optional(),
@@ -273,6 +273,8 @@ export interface Config {
     readonly headersTimeoutMs: number;
     readonly idleTimeoutMs: number;
     readonly manifestCacheBytes: number;
+    /** `berth.cache.linkttl`: how long tag and link lookups may be answered from memory (ms; 0: never). */
+    readonly linkTtlMs: number;
     readonly maxTagsPage: number;
     /** Online garbage collection (src/ops/gc/online.ts); the grace period also applies to the CLI. */
     readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly gracePeriodMs: number };

@@ -9,6 +9,13 @@
  * only then checks that it exists. The collector hides a candidate's data and then re-reads the
  * touch, so either the writer sees the blob missing (and fails safe or re-stores it) or the
  * collector sees the touch (and puts the data back).
+ *
+ * "Linked into the repository" and "the data exists, N bytes" are answered through the node's link
+ * cache (link-cache.ts; positive answers only, for at most `berth.cache.linkttl`): an unlink on
+ * this node is seen here at once, one on another node (or a garbage collection that removed the
+ * data) within the bound. Past the bound nothing cached can make a deleted blob servable, and
+ * within it a GET of data that is really gone still answers BLOB_UNKNOWN (the read fails before
+ * any byte is sent); only a HEAD may still answer 200 during that window.
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,6 +23,7 @@ import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { PathNotFoundError } from '../../storage-drivers/errors.js';
 import { RegistryError } from '../errors/registry-error.js';
 import type { ParsedDigest } from './digest.js';
+import { LinkCache, linkKeys } from './link-cache.js';
 import { paths } from './paths.js';
 import { deleteIfExists, exists, sizeOrUndefined } from './storage-helpers.js';
 
@@ -26,24 +34,32 @@ export interface BlobReadOptions {
 }
 
 export class BlobStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly cache: LinkCache = new LinkCache({ ttlMs: 0 }),
+  ) {}
 
   /** Size of the blob in the global store, or undefined. */
   async globalSize(digest: ParsedDigest): Promise<number | undefined> {
-    return sizeOrUndefined(this.driver, paths.blobData(digest));
+    return this.cache.get(
+      linkKeys.blob(digest.digest),
+      () => sizeOrUndefined(this.driver, paths.blobData(digest)),
+      (size) => size !== undefined,
+    );
   }
 
   /** Size of the blob if it is linked into the repository, or undefined. */
   async sizeInRepo(name: string, digest: ParsedDigest): Promise<number | undefined> {
-    const [linked, size] = await Promise.all([
-      exists(this.driver, paths.layerLink(name, digest)),
-      this.globalSize(digest),
-    ]);
+    const [linked, size] = await Promise.all([this.isLinked(name, digest), this.globalSize(digest)]);
     return linked ? size : undefined;
   }
 
   async isLinked(name: string, digest: ParsedDigest): Promise<boolean> {
-    return exists(this.driver, paths.layerLink(name, digest));
+    return this.cache.get(
+      linkKeys.layer(name, digest.digest),
+      () => exists(this.driver, paths.layerLink(name, digest)),
+      (linked) => linked,
+    );
   }
 
   /** Streams blob bytes; BLOB_UNKNOWN when the data is gone. */
@@ -63,12 +79,31 @@ export class BlobStore {
   }
 
   async link(name: string, digest: ParsedDigest): Promise<void> {
-    await this.driver.putContent(paths.layerLink(name, digest), Buffer.from(digest.digest));
+    const key = linkKeys.layer(name, digest.digest);
+    try {
+      await this.driver.putContent(paths.layerLink(name, digest), Buffer.from(digest.digest));
+    } catch (error) {
+      this.cache.invalidate(key);
+      throw error;
+    }
+    this.cache.set(key, true);
   }
 
   /** Removes the blob from the repository (the data stays until garbage collection). */
   async unlink(name: string, digest: ParsedDigest): Promise<boolean> {
-    return deleteIfExists(this.driver, paths.layerDir(name, digest));
+    try {
+      return await deleteIfExists(this.driver, paths.layerDir(name, digest));
+    } finally {
+      this.cache.invalidate(linkKeys.layer(name, digest.digest));
+    }
+  }
+
+  /**
+   * Forgets what this node knows about the blob's data (call after deleting it, e.g. from a
+   * garbage collector running in this process).
+   */
+  forgetData(digest: ParsedDigest): void {
+    this.cache.invalidate(linkKeys.blob(digest.digest));
   }
 
   /**
@@ -83,7 +118,11 @@ export class BlobStore {
       await deleteIfExists(this.driver, uploadDataPath);
       return;
     }
-    await this.driver.move(uploadDataPath, target);
+    try {
+      await this.driver.move(uploadDataPath, target);
+    } finally {
+      this.cache.invalidate(linkKeys.blob(digest.digest));
+    }
   }
 
   /** Stores small content (manifests) directly under its digest; atomic via putContent. */
@@ -91,15 +130,23 @@ export class BlobStore {
     await this.touch(digest);
     const target = paths.blobData(digest);
     if (await exists(this.driver, target)) return;
-    await this.driver.putContent(target, bytes);
+    try {
+      await this.driver.putContent(target, bytes);
+    } finally {
+      this.cache.invalidate(linkKeys.blob(digest.digest));
+    }
   }
 
   /**
    * Marks the blob as about to be referenced (see the module comment): call BEFORE checking that it
-   * exists. A unique value each time, so a collector can tell that it changed.
+   * exists. A unique value each time, so a collector can tell that it changed. It also drops what
+   * this node's link cache knows about the blob's data, so the existence check that follows reads
+   * storage: a cached "exists" from before a collection hid the data would defeat the protocol.
    */
   async touch(digest: ParsedDigest): Promise<void> {
+    this.cache.invalidate(linkKeys.blob(digest.digest));
     await this.driver.putContent(paths.blobTouch(digest), Buffer.from(`${new Date().toISOString()} ${randomUUID()}`));
+    this.cache.invalidate(linkKeys.blob(digest.digest));
   }
 
   async getSmall(digest: ParsedDigest): Promise<Buffer | undefined> {

@@ -2,6 +2,11 @@
  * Manifests of a repository: put (validated, references checked, stored byte-exact under the
  * digest of those bytes), get by digest, resolve tags, delete (with the tags and referrer entries
  * that point at it). Knows nothing about HTTP.
+ *
+ * Content by digest never changes, so parsed manifests are kept in the byte-bounded ManifestCache;
+ * whether a manifest is in a repository (its revision link) goes through the node's link cache
+ * (positive answers, at most `berth.cache.linkttl` old; a put or delete on this node updates it at
+ * once). So a manifest GET by tag on a warm node touches storage at most once per bound per link.
  */
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
@@ -9,6 +14,7 @@ import type { BlobStore } from './blob-store.js';
 import { canonicalSchema1, Schema1Error } from './bridge/schema1.js';
 import { digestOf, type ParsedDigest } from './digest.js';
 import { tryParseDigest } from './digest.js';
+import { LinkCache, linkKeys } from './link-cache.js';
 import type { CachedManifest, ManifestCache } from './manifest-cache.js';
 import { isNonDistributable } from './manifests/media-types.js';
 import { parseManifest, referrerArtifactType, type Descriptor, type ParsedManifest } from './manifests/parse.js';
@@ -30,6 +36,7 @@ export class ManifestStore {
     private readonly tags: TagStore,
     private readonly referrers: ReferrersStore,
     private readonly cache: ManifestCache,
+    private readonly links: LinkCache = new LinkCache({ ttlMs: 0 }),
   ) {}
 
   /**
@@ -68,7 +75,14 @@ export class ManifestStore {
       await this.checkReferences(name, parsed);
     }
     await this.blobs.putSmall(digest, bytes);
-    await this.driver.putContent(paths.revisionLink(name, digest), Buffer.from(digest.digest));
+    const revision = linkKeys.revision(name, digest.digest);
+    try {
+      await this.driver.putContent(paths.revisionLink(name, digest), Buffer.from(digest.digest));
+    } catch (error) {
+      this.links.invalidate(revision);
+      throw error;
+    }
+    this.links.set(revision, true);
     if (parsed.subject !== undefined) {
       const artifactType = referrerArtifactType(parsed);
       await this.referrers.add(name, parsed.subject.digest, {
@@ -87,7 +101,7 @@ export class ManifestStore {
   /** The manifest if it is in the repository. */
   async get(name: string, digest: ParsedDigest): Promise<CachedManifest | undefined> {
     const cached = this.cache.get(digest.digest);
-    const linked = await exists(this.driver, paths.revisionLink(name, digest));
+    const linked = await this.has(name, digest);
     if (!linked) return undefined;
     if (cached !== undefined) return cached;
     const bytes = await this.blobs.getSmall(digest);
@@ -98,17 +112,27 @@ export class ManifestStore {
   }
 
   async has(name: string, digest: ParsedDigest): Promise<boolean> {
-    return exists(this.driver, paths.revisionLink(name, digest));
+    return this.links.get(
+      linkKeys.revision(name, digest.digest),
+      () => exists(this.driver, paths.revisionLink(name, digest)),
+      (linked) => linked,
+    );
   }
 
   /** Deletes the manifest from the repository, with every tag pointing at it. False if absent. */
   async delete(name: string, digest: ParsedDigest): Promise<boolean> {
+    // Decided on storage, not on the cache: another node may have deleted it within the bound.
+    this.links.invalidate(linkKeys.revision(name, digest.digest));
     const entry = await this.get(name, digest);
     if (entry === undefined) return false;
     const tags = await this.tags.tagsOf(name, digest);
     await Promise.all(tags.map((t) => this.tags.delete(name, t)));
     if (entry.parsed.subject !== undefined) await this.referrers.remove(name, entry.parsed.subject.digest, digest);
-    return deleteIfExists(this.driver, paths.revisionDir(name, digest));
+    try {
+      return await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+    } finally {
+      this.links.invalidate(linkKeys.revision(name, digest.digest));
+    }
   }
 
   /** Touches every blob the manifest references (before they are checked: see blob-store.ts). */

@@ -8,6 +8,7 @@ import { BlobStore } from './blob-store.js';
 import { Catalog } from './catalog.js';
 import { HashCache } from './hash-cache.js';
 import { KeyedLock } from './keyed-lock.js';
+import { LinkCache } from './link-cache.js';
 import { ManifestCache, type CacheHooks } from './manifest-cache.js';
 import { ManifestStore } from './manifest-store.js';
 import { paths } from './paths.js';
@@ -20,6 +21,11 @@ import { repositoryUsage, type RepositoryUsage } from './usage.js';
 export interface RegistryOptions {
   readonly maxBlobBytes: number;
   readonly manifestCacheBytes: number;
+  /**
+   * How long this node may answer tag and link lookups from memory (`berth.cache.linkttl`, ms;
+   * 0: always ask storage). Default 1000.
+   */
+  readonly linkTtlMs?: number;
   readonly now: () => Date;
   /** Counts manifest-cache hits and misses (metrics); none by default. */
   readonly manifestCacheHooks?: CacheHooks;
@@ -35,16 +41,22 @@ export interface Registry {
   readonly tags: TagStore;
   readonly referrers: ReferrersStore;
   readonly catalog: Catalog;
+  /** The node's cache of tag and link lookups (see link-cache.ts). */
+  readonly links: LinkCache;
   repositoryExists(name: string): Promise<boolean>;
   /** Bytes the repository references in storage (usage.ts). */
   usage(name: string): Promise<RepositoryUsage>;
 }
 
+/** Default of `berth.cache.linkttl`. */
+export const DEFAULT_LINK_TTL_MS = 1000;
+
 export function createRegistry(driver: StorageDriver, options: RegistryOptions): Registry {
-  const blobs = new BlobStore(driver);
-  const tags = new TagStore(driver);
+  const links = new LinkCache({ ttlMs: options.linkTtlMs ?? DEFAULT_LINK_TTL_MS });
+  const blobs = new BlobStore(driver, links);
+  const tags = new TagStore(driver, links);
   const referrers = new ReferrersStore(driver);
-  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes, options.manifestCacheHooks));
+  const manifests = new ManifestStore(driver, blobs, tags, referrers, new ManifestCache(options.manifestCacheBytes, options.manifestCacheHooks), links);
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,
@@ -58,6 +70,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
     tags,
     referrers,
     catalog: new Catalog(driver),
+    links,
     repositoryExists: (name) => exists(driver, paths.repo(name)),
     usage: (name) => repositoryUsage(driver, name),
   };

@@ -105,6 +105,7 @@ export function createApp(deps: AppDeps): App {
   const registry = createRegistry(metrics === undefined ? deps.driver : instrumentDriver(deps.driver, metrics), {
     maxBlobBytes: config.berth.maxBlobBytes,
     manifestCacheBytes: config.berth.manifestCacheBytes,
+    linkTtlMs: config.berth.linkTtlMs,
     now,
     ...(metrics !== undefined ? { manifestCacheHooks: metrics.manifestCache } : {}),
     ...(deps.onUploadBytes === undefined ? {} : { onUploadBytes: deps.onUploadBytes }),

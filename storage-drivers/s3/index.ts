@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
-import { addAbortSignal, PassThrough, Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -66,6 +66,7 @@ import {
   MIN_PART_BYTES,
   statusOf,
   TAIL_SUFFIX,
+  WriterMemory,
   type ObjectOptions,
   type WriterContext,
 } from './upload-state.js';
@@ -220,6 +221,46 @@ function isRequestWithBody(value: unknown): value is { headers: Record<string, s
   return typeof headers === 'object' && headers !== null && 'body' in value;
 }
 
+/**
+ * A GetObject body handed on chunk by chunk: the socket's chunks are pushed as they arrive and the
+ * response is paused while the consumer is full (no pipe into a PassThrough: one stream layer and
+ * its per-chunk bookkeeping less). Errors — also a connection closed before the end — surface as
+ * driver errors; destroying it releases the connection.
+ */
+class BodyStream extends Readable {
+  #ended = false;
+
+  constructor(
+    private readonly source: Readable,
+    mapError: (error: unknown) => Error,
+  ) {
+    super({ highWaterMark: MiB });
+    source.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) source.pause();
+    });
+    source.once('end', () => {
+      this.#ended = true;
+      this.push(null);
+    });
+    const broken = (error?: unknown): void => {
+      if (this.#ended || this.destroyed) return;
+      this.destroy(mapError(error ?? Object.assign(new Error('the connection closed before the body was complete'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+    };
+    source.once('error', broken);
+    source.once('close', () => broken());
+    source.pause();
+  }
+
+  override _read(): void {
+    this.source.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#ended && !this.source.destroyed) this.source.destroy();
+    callback(error);
+  }
+}
+
 /** An empty byte stream (aborted with the signal like any reader). */
 function emptyStream(signal: AbortSignal | undefined): Readable {
   const stream = Readable.from([], { objectMode: false });
@@ -258,6 +299,8 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     copyConcurrency,
     objectOptions,
     translate,
+    memory: new WriterMemory(),
+    ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
   };
 
   /** Key of a path that must name a file. */
@@ -456,14 +499,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
         const body = response.Body;
         if (body === undefined) return emptyStream(signal);
         if (!(body instanceof Readable)) throw new DriverError(NAME, 'reader: the response body is not a Node stream', path);
-        const out = new PassThrough({ highWaterMark: MiB });
-        body.on('error', (error: unknown) => {
-          out.destroy(translate('reader', path, error));
-        });
-        out.once('close', () => {
-          if (!body.destroyed) body.destroy();
-        });
-        body.pipe(out);
+        const out = new BodyStream(body, (error) => translate('reader', path, error));
         return signal === undefined ? out : addAbortSignal(signal, out);
       });
     },
@@ -518,6 +554,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     async delete(path: string): Promise<void> {
       await call('delete', path, async () => {
         if (path === '/') {
+          writerContext.memory?.deleteBelow(root, root);
           await deleteBelow(root);
           const uploads = await listUploads(writerContext, root, () => true);
           for (const upload of uploads) await abortUpload(writerContext, upload.key, upload.uploadId);
@@ -525,6 +562,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
         }
         const key = fileKey(path);
         const prefix = `${key}/`;
+        writerContext.memory?.deleteBelow(key, prefix);
         // Objects named exactly `key` (and its hidden side objects), and whether `key/` has any:
         // listed with a delimiter, so sibling subtrees (`key-x/…`) collapse to one entry each.
         const own: string[] = [];

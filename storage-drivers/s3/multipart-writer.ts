@@ -6,9 +6,20 @@
  *   Every part is at least {@link MIN_PART_BYTES} (S3 refuses to complete an upload whose
  *   non-last parts are smaller), so any later session can append parts after it;
  * - the "tail" `K~berth-tail` (`~` is outside the driver path grammar, so no driver path names it
- *   and `list` hides it): the last bytes of a closed session that were too few for a part, with
- *   metadata naming the upload (`berth-upload-id`, empty before one exists) and the number of
- *   parts it follows (`berth-parts`).
+ *   and `list` hides it): the last bytes of a closed session that were too few for a part (maybe
+ *   none), with metadata naming the upload (`berth-upload-id`, empty before one exists), the
+ *   number of parts it follows (`berth-parts`) and a random stamp of that close (`berth-stamp`).
+ *
+ * Resuming without listing: every close() writes the tail and the process remembers the session
+ * (upload id, part list with ETags) under the tail's stamp ({@link WriterMemory}). The next
+ * `writer(path, {append: true})` in the same process reads the tail (one GET, needed anyway for
+ * its bytes); when the stamp is still the one remembered, no other node has closed the session
+ * since, and the remembered part list is used — no ListMultipartUploads → ListParts chain per
+ * PATCH. After a node switch (another stamp, no tail, nothing remembered) the state is listed as
+ * described below. (A session resumed from memory does not see parts another node uploaded
+ * without ever closing — it crashed: it goes on at the size this process last reported and
+ * uploads the same part numbers again, so the committed object is still exactly what was
+ * reported written.)
  *
  * Writing fills a buffer of `partSize` bytes and uploads it as the next part, at most
  * {@link PARTS_IN_FLIGHT} UploadParts in flight while the source keeps being read. `close()` uploads what is buffered as a part when it is at
@@ -31,6 +42,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import type { FileWriter } from '../driver.js';
 import { DriverError } from '../errors.js';
 import { sourceChunks, type WriteSource } from '../source.js';
@@ -48,8 +60,11 @@ import {
   readTail,
   TAIL_SUFFIX,
   META_PARTS,
+  META_STAMP,
   META_UPLOAD_ID,
   type Part,
+  type RememberedSession,
+  type Tail,
   type Upload,
   type WriterContext,
 } from './upload-state.js';
@@ -66,6 +81,7 @@ export async function openMultipartWriter(
 ): Promise<MultipartWriter> {
   try {
     if (!append) {
+      context.memory?.delete(key);
       // The tail and the uploads are independent objects: drop the tail while listing.
       const [uploads] = await Promise.all([
         listUploads(context, key, (candidate) => candidate === key),
@@ -74,11 +90,38 @@ export async function openMultipartWriter(
       for (const upload of uploads) await abortUpload(context, key, upload.uploadId);
       return new MultipartWriter(context, path, key, undefined, [], undefined, false);
     }
-    // One round trip for both: the uploads on the key and the tail (which names its upload).
-    const [uploads, tail] = await Promise.all([
-      listUploads(context, key, (candidate) => candidate === key),
-      readTail(context, key + TAIL_SUFFIX),
-    ]);
+    const remembered = context.memory?.get(key);
+    let tail: Tail | undefined;
+    let uploads: Upload[];
+    if (remembered !== undefined) {
+      // A session this process closed: the tail says whether anyone wrote to it since.
+      tail = await readTail(context, key + TAIL_SUFFIX);
+      if (
+        tail !== undefined &&
+        tail.stamp === remembered.stamp &&
+        tail.uploadId === remembered.uploadId &&
+        tail.parts === remembered.parts.length
+      ) {
+        context.onResume?.('memory');
+        // Taken out while the session is open: a writer that is never closed (it died) must not
+        // leave a record that hides the parts it uploaded.
+        context.memory?.delete(key);
+        const uploadId = remembered.uploadId === '' ? undefined : remembered.uploadId;
+        const writer = new MultipartWriter(context, path, key, uploadId, [...remembered.parts], tail.data, true);
+        writer.remembered = remembered;
+        return writer;
+      }
+      context.memory?.delete(key);
+      context.onResume?.('list');
+      uploads = await listUploads(context, key, (candidate) => candidate === key);
+    } else {
+      // One round trip for both: the uploads on the key and the tail (which names its upload).
+      context.onResume?.('list');
+      [uploads, tail] = await Promise.all([
+        listUploads(context, key, (candidate) => candidate === key),
+        readTail(context, key + TAIL_SUFFIX),
+      ]);
+    }
     const chosen =
       uploads.find((upload) => upload.uploadId === tail?.uploadId) ??
       uploads.reduce<Upload | undefined>((newest, upload) => (newest === undefined || upload.initiated > newest.initiated ? upload : newest), undefined);
@@ -107,7 +150,12 @@ export async function openMultipartWriter(
       if (size !== undefined && size > 0 && size < MIN_PART_BYTES) resumed = await readObject(context, key);
       else if (size !== undefined) base = size;
     }
-    return new MultipartWriter(context, path, key, chosen?.uploadId, parts, resumed, tail !== undefined, base, fromObject);
+    const writer = new MultipartWriter(context, path, key, chosen?.uploadId, parts, resumed, tail !== undefined, base, fromObject);
+    if (tail !== undefined && resumed === tail.data && tail.stamp !== '') {
+      // The listed state is the one the tail describes: remembered if this session changes nothing.
+      writer.remembered = { stamp: tail.stamp, uploadId: chosen?.uploadId ?? '', parts: [...parts] };
+    }
+    return writer;
   } catch (error) {
     throw context.translate('writer', path, error);
   }
@@ -158,6 +206,8 @@ export class MultipartWriter implements FileWriter {
   /** The session resumed a committed object (read into the buffer, or as `#baseBytes`). */
   readonly #fromObject: boolean;
   #finished = false;
+  /** The state as remembered when opened (put back by a close() that changed nothing). */
+  remembered: RememberedSession | undefined;
 
   constructor(
     context: WriterContext,
@@ -232,30 +282,35 @@ export class MultipartWriter implements FileWriter {
   async close(): Promise<void> {
     this.#assertOpen('close');
     if (!this.#dirty) {
+      if (this.remembered !== undefined) this.#context.memory?.set(this.#key, this.remembered);
       this.#release();
       return;
     }
     const tailKey = this.#key + TAIL_SUFFIX;
+    const memory = this.#context.memory;
+    // Whatever happens below, what this process remembered of the session is out of date.
+    memory?.delete(this.#key);
     try {
       await this.#uploadFailed();
       if (this.#baseBytes > 0) await this.#ensureReady();
       if (this.#fill >= MIN_PART_BYTES) await this.#uploadBuffered();
       const buffer = this.#buffer;
-      if (buffer !== undefined && this.#fill > 0) {
-        await this.#context.client.send(
-          new PutObjectCommand({
-            Bucket: this.#context.bucket,
-            Key: tailKey,
-            Body: buffer.subarray(0, this.#fill),
-            ContentLength: this.#fill,
-            ContentType: 'application/octet-stream',
-            Metadata: { [META_UPLOAD_ID]: this.#uploadId ?? '', [META_PARTS]: String(this.#parts.length) },
-            ...this.#context.objectOptions,
-          }),
-        );
-      } else if (this.#tailExists) {
-        await this.#context.client.send(new DeleteObjectCommand({ Bucket: this.#context.bucket, Key: tailKey }));
-      }
+      const body = buffer !== undefined && this.#fill > 0 ? buffer.subarray(0, this.#fill) : Buffer.alloc(0);
+      // Written even when empty: its stamp tells the next session whether the state is unchanged.
+      const stamp = randomBytes(9).toString('base64url');
+      const uploadId = this.#uploadId ?? '';
+      await this.#context.client.send(
+        new PutObjectCommand({
+          Bucket: this.#context.bucket,
+          Key: tailKey,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentType: 'application/octet-stream',
+          Metadata: { [META_UPLOAD_ID]: uploadId, [META_PARTS]: String(this.#parts.length), [META_STAMP]: stamp },
+          ...this.#context.objectOptions,
+        }),
+      );
+      memory?.set(this.#key, { stamp, uploadId, parts: [...this.#parts].sort((a, b) => a.PartNumber - b.PartNumber) });
     } catch (error) {
       throw this.#context.translate('writer.close', this.#path, error);
     }
@@ -265,6 +320,7 @@ export class MultipartWriter implements FileWriter {
   async commit(): Promise<void> {
     this.#assertOpen('commit');
     const { client, bucket } = this.#context;
+    this.#context.memory?.delete(this.#key);
     try {
       await this.#uploadFailed();
       if (this.#dirty || !this.#fromObject) {
@@ -313,6 +369,7 @@ export class MultipartWriter implements FileWriter {
   async cancel(): Promise<void> {
     if (this.#finished) throw this.#error('cancel', 'the writer is finished');
     const { client, bucket } = this.#context;
+    this.#context.memory?.delete(this.#key);
     try {
       await this.#settle().catch(() => undefined);
       const uploads = await listUploads(this.#context, this.#key, (candidate) => candidate === this.#key);

@@ -156,6 +156,11 @@ export interface S3DriverOptions {
   readonly responseTimeoutMs?: number;
   /** One operation over all its attempts (default 8 s). */
   readonly budgetMs?: number;
+  /**
+   * Told how each resumed writer found its state (tests, metrics): `memory` when this process's
+   * record of the session was still current, `list` when it listed the upload and its parts.
+   */
+  readonly onResume?: (how: 'list' | 'memory') => void;
 }
 
 /** Driver options from validated parameters. */

@@ -31,6 +31,59 @@ export const TAIL_SUFFIX = '~berth-tail';
 
 export const META_UPLOAD_ID = 'berth-upload-id';
 export const META_PARTS = 'berth-parts';
+/** Random per close(): names the writer state this process remembers (see {@link WriterMemory}). */
+export const META_STAMP = 'berth-stamp';
+
+/** What a process remembers of a writer session it closed: enough to resume it without listing. */
+export interface RememberedSession {
+  readonly stamp: string;
+  readonly uploadId: string;
+  readonly parts: readonly Part[];
+}
+
+/** Sessions remembered when no capacity is given. */
+const DEFAULT_REMEMBERED = 1024;
+
+/**
+ * The writer sessions this process closed, by key. The tail object in the bucket stays the
+ * authority: an entry is used only while the tail still carries the entry's stamp, i.e. no other
+ * process (node) wrote to the session since; otherwise the writer lists the upload and its parts
+ * as before. Bounded (oldest out first).
+ */
+export class WriterMemory {
+  readonly #entries = new Map<string, RememberedSession>();
+
+  constructor(private readonly capacity = DEFAULT_REMEMBERED) {}
+
+  get(key: string): RememberedSession | undefined {
+    return this.#entries.get(key);
+  }
+
+  set(key: string, session: RememberedSession): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, session);
+    while (this.#entries.size > this.capacity) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Forgets every session whose key is `key` or lies below `prefix`. */
+  deleteBelow(key: string, prefix: string): void {
+    for (const candidate of [...this.#entries.keys()]) {
+      if (candidate === key || candidate.startsWith(prefix)) this.#entries.delete(candidate);
+    }
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
 
 /** Server-side options every object the driver creates is written with. */
 export interface ObjectOptions {
@@ -52,6 +105,10 @@ export interface WriterContext {
   readonly objectOptions: ObjectOptions;
   /** Turns an SDK error into a driver error for `op` at `path` (see index.ts). */
   readonly translate: (op: string, path: string, error: unknown) => Error;
+  /** Sessions this process closed (resumed without listing while their tail is unchanged). */
+  readonly memory?: WriterMemory;
+  /** Counts the S3 calls of a resume, for tests: `list` (ListMultipartUploads + ListParts) or `memory`. */
+  readonly onResume?: (how: 'list' | 'memory') => void;
 }
 
 export interface Part {
@@ -71,6 +128,8 @@ export interface Tail {
   readonly data: Buffer;
   readonly uploadId: string;
   readonly parts: number;
+  /** The stamp of the close() that wrote it ('' for tails written before stamps existed). */
+  readonly stamp: string;
 }
 
 /** In-progress multipart uploads whose key is exactly `key`, or lies below `prefix` when given. */
@@ -209,11 +268,12 @@ export async function readTail(context: WriterContext, tailKey: string): Promise
   const metadata = response.Metadata ?? {};
   const parts = Number(metadata[META_PARTS] ?? 'NaN');
   // Unreadable metadata: a tail that never matches (and is cleaned up like a stale one).
-  if (!Number.isSafeInteger(parts) || parts < 0) return { data: Buffer.alloc(0), uploadId: '', parts: -1 };
+  if (!Number.isSafeInteger(parts) || parts < 0) return { data: Buffer.alloc(0), uploadId: '', parts: -1, stamp: '' };
   return {
     data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     uploadId: metadata[META_UPLOAD_ID] ?? '',
     parts,
+    stamp: metadata[META_STAMP] ?? '',
   };
 }
 

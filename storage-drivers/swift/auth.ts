@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BackendUnavailableError, DriverError } from '../errors.js';
-import { discard, errorExcerpt, readBody, send, type Exchange } from './http.js';
+import { discard, errorExcerpt, readBody, send, type Agents, type Exchange } from './http.js';
 
 /** What requests need: where the account is and the token to show. */
 export interface SwiftSession {
@@ -43,6 +43,8 @@ export interface AuthConfig {
   readonly timeoutMs: number;
   /** Limit until the response headers of each auth request (default: timeoutMs). */
   readonly responseTimeoutMs?: number;
+  /** Connection pools shared with the object requests (not part of the cache key). */
+  readonly agents?: Agents;
 }
 
 /** Where sessions are kept; a plain `Map` will do. Keys are digests of the auth config. */
@@ -67,7 +69,7 @@ export class SwiftAuth {
     private readonly config: AuthConfig,
     private readonly cache: TokenCache = new Map<string, SwiftSession>(),
   ) {
-    this.#key = createHash('sha256').update(JSON.stringify({ ...config, timeoutMs: 0, responseTimeoutMs: 0 })).digest('hex');
+    this.#key = createHash('sha256').update(JSON.stringify({ ...config, timeoutMs: 0, responseTimeoutMs: 0, agents: undefined })).digest('hex');
   }
 
   /** How many logins this instance made (for tests and metrics). */
@@ -187,6 +189,7 @@ export class SwiftAuth {
       ...(body === undefined ? {} : { body }),
       timeoutMs: this.config.timeoutMs,
       ...(this.config.responseTimeoutMs === undefined ? {} : { responseTimeoutMs: this.config.responseTimeoutMs }),
+      ...(this.config.agents === undefined ? {} : { agents: this.config.agents }),
       what: `swift auth (v${this.config.version} at ${this.config.authurl})`,
     });
   }

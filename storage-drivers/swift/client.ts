@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { BackendUnavailableError, DriverError, PathNotFoundError } from '../errors.js';
 import { abortError } from '../source.js';
 import type { SwiftAuth, SwiftSession } from './auth.js';
-import { discard, errorExcerpt, readBody, send, type Exchange, type SendSpec, type Watchdog } from './http.js';
+import { discard, errorExcerpt, readBody, send, type Agents, type Exchange, type ResponseHeaders, type SendSpec, type Watchdog } from './http.js';
 
 /** Entries per listing page (Swift's default `container_listing_limit`). */
 export const LISTING_PAGE = 10_000;
@@ -33,6 +33,8 @@ export interface ClientConfig {
   readonly budgetMs?: number;
   /** Entries per listing page (default {@link LISTING_PAGE}; tests make it small). */
   readonly listingPage?: number;
+  /** Connection pools (keep-alive, bounded); default: one shared per process. */
+  readonly agents?: Agents;
 }
 
 /** What HEAD tells about an object. */
@@ -91,7 +93,7 @@ export interface CallSpec {
   readonly target: Target;
   readonly query?: Readonly<Record<string, string>>;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Uint8Array | ReadableStream<Uint8Array>;
+  readonly body?: Uint8Array | AsyncIterable<Uint8Array>;
   readonly signal?: AbortSignal;
   /** Override of the idle limit (server-side work that sends nothing for a while). */
   readonly timeoutMs?: number;
@@ -129,7 +131,7 @@ export class SwiftClient {
    */
   async call(spec: CallSpec): Promise<Exchange> {
     const what = this.describe(spec);
-    const replayable = !(spec.body instanceof ReadableStream);
+    const replayable = spec.body === undefined || spec.body instanceof Uint8Array;
     const started = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       const session = await this.auth.session();
@@ -151,6 +153,7 @@ export class SwiftClient {
         ...(spec.signal === undefined ? {} : { signal: spec.signal }),
         ...(spec.path === undefined ? {} : { path: spec.path }),
         ...(spec.attach === undefined ? {} : { attach: spec.attach }),
+        ...(this.config.agents === undefined ? {} : { agents: this.config.agents }),
       };
       const exchange = await send(this.config.driverName, sendSpec);
       if (exchange.response.status !== 401) return exchange;
@@ -270,7 +273,7 @@ export class SwiftClient {
     object: string,
     body: Uint8Array,
     options: { readonly path?: string; readonly headers?: Readonly<Record<string, string>>; readonly query?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
-  ): Promise<Headers> {
+  ): Promise<ResponseHeaders> {
     const exchange = await this.expect(
       {
         method: 'PUT',
@@ -450,7 +453,7 @@ export class SwiftClient {
   }
 
   /** Account (or container) metadata from HEAD. */
-  async metadata(target: 'account' | 'container'): Promise<Headers> {
+  async metadata(target: 'account' | 'container'): Promise<ResponseHeaders> {
     const spec: CallSpec = { method: 'HEAD', target: target === 'account' ? { account: true } : { container: true } };
     const exchange = await this.expect(spec, [200, 204]);
     await discard(exchange);
@@ -493,6 +496,7 @@ export class SwiftClient {
         url: `${base}/info`,
         timeoutMs: this.config.timeoutMs,
         what: 'GET /info',
+        ...(this.config.agents === undefined ? {} : { agents: this.config.agents }),
       });
     } catch (error) {
       if (error instanceof BackendUnavailableError) throw error;
@@ -549,7 +553,7 @@ export function encodeName(name: string): string {
     .join('/');
 }
 
-function objectInfo(headers: Headers): ObjectInfo {
+function objectInfo(headers: ResponseHeaders): ObjectInfo {
   const size = Number(headers.get('content-length') ?? '0');
   const timestamp = Number(headers.get('x-timestamp') ?? Number.NaN);
   const lastModified = Date.parse(headers.get('last-modified') ?? '');
@@ -594,14 +598,15 @@ function parseListing(body: Buffer, driverName: string, path: string | undefined
 }
 
 /**
- * A response body as a Node Readable. The watchdog runs only while a read from Swift is pending
- * (a slow consumer is not Swift's fault); the caller's signal destroys the stream with an
- * AbortError; a timeout or a broken connection with a BackendUnavailableError.
+ * A response body as a Node Readable: the socket's chunks are passed on as they come (flow
+ * control by pausing the response when the consumer is full). The watchdog runs only while the
+ * consumer wants data and Swift has not sent it (a slow consumer is not Swift's fault); the
+ * caller's signal destroys the stream with an AbortError; a timeout or a broken connection with a
+ * BackendUnavailableError.
  */
 class BodyReadable extends Readable {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #reading = false;
   readonly #onAbort: (() => void) | undefined;
+  #ended = false;
 
   constructor(
     private readonly exchange: Exchange,
@@ -609,9 +614,26 @@ class BodyReadable extends Readable {
   ) {
     super({ highWaterMark: 1024 * 1024 });
     const body = exchange.response.body;
-    if (body === null) throw new DriverError('swift', 'GET: the response has no body');
-    this.#reader = body.getReader();
     exchange.watchdog.pause();
+    body.pause();
+    body.on('data', (chunk: Buffer) => {
+      exchange.watchdog.kick();
+      if (!this.push(chunk)) {
+        body.pause();
+        exchange.watchdog.pause();
+      }
+    });
+    body.once('end', () => {
+      this.#ended = true;
+      exchange.watchdog.stop();
+      this.push(null);
+    });
+    const broken = (error?: unknown): void => {
+      if (this.#ended || this.destroyed) return;
+      this.destroy(exchange.fail(error ?? new Error('the connection to Swift closed before the body was complete')) as Error);
+    };
+    body.once('error', broken);
+    body.once('close', () => broken());
     if (signal !== undefined) {
       const onAbort = (): void => {
         this.destroy(abortError(signal));
@@ -622,28 +644,15 @@ class BodyReadable extends Readable {
   }
 
   override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
     this.exchange.watchdog.kick();
-    this.#reader.read().then(
-      ({ done, value }) => {
-        this.#reading = false;
-        this.exchange.watchdog.pause();
-        if (this.destroyed) return;
-        if (done) this.push(null);
-        else this.push(value);
-      },
-      (error: unknown) => {
-        this.#reading = false;
-        if (!this.destroyed) this.destroy(this.exchange.fail(error) as Error);
-      },
-    );
+    this.exchange.response.body.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.exchange.watchdog.stop();
     if (this.#onAbort !== undefined) this.signal?.removeEventListener('abort', this.#onAbort);
-    this.#reader.cancel().catch(() => undefined);
+    const body = this.exchange.response.body;
+    if (!this.#ended && !body.destroyed) body.destroy();
     callback(error);
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The `swift` driver: OpenStack Swift's object API, through the small client in this folder
- * (client.ts on Node's fetch; auth.ts for v1 tempauth and Keystone v3; segmented-writer.ts for
- * the FileWriter; layout.ts for object names). README.md says why it is not built on pkgcloud.
+ * (client.ts; http.ts: node:http with one bounded keep-alive pool per driver, shared by logins
+ * and object requests; auth.ts for v1 tempauth and Keystone v3, one login reused until Swift
+ * rejects the token or it expires; segmented-writer.ts for the FileWriter; layout.ts for object
+ * names). README.md says why it is not built on pkgcloud.
  *
  * - Files are objects under `<prefix>files/`; directories are implicit (listing prefixes).
  * - `putContent` is one PUT (atomic in Swift); `getContent` one GET, refused early by its
@@ -37,6 +39,7 @@ import type {
 import { ContentTooLargeError, DriverError, PathNotFoundError } from '../errors.js';
 import { SwiftAuth, type TokenCache } from './auth.js';
 import { SwiftClient, type ListingEntry } from './client.js';
+import { createAgents, DEFAULT_MAX_SOCKETS } from './http.js';
 import { Layout } from './layout.js';
 import { detectAuthVersion, normalizePrefix, type SwiftParams } from './params.js';
 import { deleteAll, openSegmentedWriter, Sessions, type WriterContext } from './segmented-writer.js';
@@ -58,6 +61,8 @@ export interface SwiftDriverOptions {
   readonly segmentIdleMs?: number;
   /** Entries per listing request (default 10000, Swift's limit); tests make it small. */
   readonly listingPageSize?: number;
+  /** Most connections kept open to Swift (keep-alive pool; default {@link DEFAULT_MAX_SOCKETS}). */
+  readonly maxSockets?: number;
 }
 
 /** The driver, with a few extras for operators and tests. */
@@ -78,9 +83,12 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
   const timeoutMs = Math.round(params.timeout * 1000);
   const responseTimeoutMs = Math.round(params.responsetimeout * 1000);
   const budgetMs = Math.round(params.retrybudget * 1000);
+  // One bounded keep-alive pool per driver, for logins and object requests alike.
+  const agents = createAgents(options.maxSockets);
   const auth = new SwiftAuth(
     NAME,
     {
+      agents,
       authurl: params.authurl,
       username: params.username,
       password: params.password,
@@ -104,6 +112,7 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
       timeoutMs,
       responseTimeoutMs,
       budgetMs,
+      agents,
       ...(options.listingPageSize === undefined ? {} : { listingPage: options.listingPageSize }),
     },
     auth,

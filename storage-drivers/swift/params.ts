@@ -127,7 +127,7 @@ export const swiftParamsSchema = z
     insecureskipverify: flag
       .refine(
         (value) => !value,
-        'not supported: Node\'s fetch cannot skip TLS verification per connection; trust the server\'s CA with NODE_EXTRA_CA_CERTS instead',
+        'not supported: Berth does not turn TLS verification off; trust the server\'s CA with NODE_EXTRA_CA_CERTS instead',
       )
       .default(false),
     tempurlcontainerkey: flag.default(false),

@@ -1,8 +1,9 @@
 /**
  * The swift driver's FileWriter: data goes to Swift as segments of one writer session
  * (`segments/<session>/<8-digit index>`, see layout.ts), each streamed straight from the caller's
- * source in its own PUT (chunked transfer, MD5 checked against Swift's ETag), at most `chunksize`
- * bytes. A segment also ends where a `write()` ends, and early when the source goes quiet for
+ * source in its own PUT (chunked transfer, the source's chunks written as they come with socket
+ * backpressure; each byte is hashed once, into the segment's MD5, which is checked against the
+ * ETag Swift computed), at most `chunksize` bytes. A segment also ends where a `write()` ends, and early when the source goes quiet for
  * a while (Swift's proxy drops request bodies idle for its client_timeout, 60 s by default).
  * Nothing is buffered beyond the chunk in hand.
  *
@@ -24,7 +25,7 @@ import type { FileWriter } from '../driver.js';
 import { DriverError } from '../errors.js';
 import { sourceChunks, type SourceChunks, type WriteSource } from '../source.js';
 import type { SwiftClient, SwiftInfo } from './client.js';
-import { readBody, type Watchdog } from './http.js';
+import { discard, readBody, type Watchdog } from './http.js';
 import { Layout } from './layout.js';
 
 export interface WriterContext {
@@ -44,10 +45,6 @@ export interface StoredSegment {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Bytes gathered from the source before they are handed to fetch as one chunk. */
-const COALESCE_BYTES = 1024 * 1024;
-/** How long gathering waits for the source while it already holds bytes (milliseconds). */
-const GATHER_MS = 20;
 /** Parallel requests when deleting many objects one by one. */
 const DELETE_CONCURRENCY = 8;
 
@@ -94,14 +91,12 @@ export class Sessions {
       path,
     });
     if (exchange.response.status === 404) {
-      await exchange.response.body?.cancel().catch(() => undefined);
-      exchange.watchdog.stop();
+      await discard(exchange);
       return new Set();
     }
     if (exchange.response.status !== 200) throw await client.statusError(exchange, { method: 'GET', target: { object }, path });
     if ((exchange.response.headers.get('x-static-large-object') ?? '').toLowerCase() !== 'true') {
-      await exchange.response.body?.cancel().catch(() => undefined);
-      exchange.watchdog.stop();
+      await discard(exchange);
       return undefined;
     }
     let entries: unknown;
@@ -359,56 +354,35 @@ class SegmentedWriter implements FileWriter {
     }
     const index = this.#nextIndex;
     const name = layout.segment(this.session, index);
+    // The one hash of these bytes in this driver: its hex is compared with the ETag Swift
+    // computed over what it stored (the SLO manifest then carries it for every segment).
     const md5 = createHash('md5');
     let size = 0;
     let pendingFirst: Uint8Array | undefined = first;
-    /** The source ended, failed or went idle: the segment ends after what was gathered. */
-    let drained = false;
     let watchdog: Watchdog | undefined;
-    // Each chunk handed to fetch costs a round through its body machinery, so the source's small
-    // chunks (64 KiB off a socket) are gathered into pieces of about COALESCE_BYTES first.
-    const body = new ReadableStream<Uint8Array>(
-      {
-        pull: async (controller) => {
-          const pieces: Uint8Array[] = [];
-          let gathered = 0;
-          if (pendingFirst !== undefined) {
-            pieces.push(pendingFirst);
-            gathered = pendingFirst.byteLength;
-            pendingFirst = undefined;
-          }
-          while (!drained && gathered < COALESCE_BYTES && size + gathered < chunkSize) {
-            watchdog?.pause(); // waiting on the source, not on Swift
-            // With bytes in hand, wait only briefly for more: a slow source still reaches Swift.
-            const wait = gathered === 0 ? segmentIdleMs : Math.min(segmentIdleMs, GATHER_MS);
-            const piece = await feeder.take(chunkSize - size - gathered, wait);
-            if (piece === IDLE && gathered > 0) break;
-            if (piece === undefined || piece === IDLE) {
-              drained = true;
-            } else {
-              pieces.push(piece);
-              gathered += piece.byteLength;
-            }
-          }
-          if (gathered === 0) {
-            controller.close();
-          } else {
-            const piece = pieces.length === 1 ? (pieces[0] ?? EMPTY) : Buffer.concat(pieces, gathered);
-            md5.update(piece);
-            size += gathered;
-            controller.enqueue(piece);
-          }
-          watchdog?.kick();
-        },
-      },
-      { highWaterMark: 0 },
-    );
+    // The segment's body: the source's chunks as they come (no copies), until `chunkSize` bytes,
+    // the end of the source, or a silence of `segmentIdleMs` (Swift drops idle request bodies).
+    async function* body(): AsyncGenerator<Uint8Array> {
+      while (size < chunkSize) {
+        let piece: Uint8Array | undefined | typeof IDLE = pendingFirst;
+        pendingFirst = undefined;
+        if (piece === undefined) {
+          watchdog?.pause(); // waiting on the source, not on Swift
+          piece = await feeder.take(chunkSize - size, segmentIdleMs);
+        }
+        if (piece === undefined || piece === IDLE) return;
+        md5.update(piece);
+        size += piece.byteLength;
+        watchdog?.kick();
+        yield piece;
+      }
+    }
     try {
       const exchange = await client.expect(
         {
           method: 'PUT',
           target: { object: name },
-          body,
+          body: body(),
           headers: { 'Content-Type': 'application/octet-stream' },
           path: this.path,
           attach: (attached) => {
@@ -417,8 +391,7 @@ class SegmentedWriter implements FileWriter {
         },
         [201],
       );
-      exchange.watchdog.stop();
-      await exchange.response.body?.cancel().catch(() => undefined);
+      await discard(exchange);
       const digest = md5.digest('hex');
       const etag = exchange.response.headers.get('etag')?.replace(/^"|"$/g, '');
       if (etag !== undefined && etag !== digest) {

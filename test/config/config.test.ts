@@ -30,6 +30,14 @@ describe('config', () => {
     assert.equal(config.berth.maxManifestBytes, 4 * 1024 * 1024);
   });
 
+  test('berth.cache.linkttl: 1 s by default, a duration, 0 turns the link cache off, env override', () => {
+    assert.equal(buildConfig({}).config.berth.linkTtlMs, 1000);
+    assert.equal(buildConfig({ berth: { cache: { linkttl: '250ms' } } }).config.berth.linkTtlMs, 250);
+    assert.equal(buildConfig({ berth: { cache: { linkttl: 0 } } }).config.berth.linkTtlMs, 0);
+    assert.equal(buildConfig({}, { REGISTRY_BERTH_CACHE_LINKTTL: '2s' }).config.berth.linkTtlMs, 2000);
+    assert.throws(() => buildConfig({ berth: { cache: { linkttl: 'soon' } } }), /linkttl/);
+  });
+
   test('a distribution config.yml is accepted as is', () => {
     const { config, warnings } = buildConfig({
       version: 0.1,

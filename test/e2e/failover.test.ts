@@ -13,8 +13,8 @@
  * 2. A backend outage is reported, not hidden. Berth talks to the backend through a TCP proxy
  *    owned by this test (never the shared Swift proxies, which other suites are using; its
  *    stop closes the listening socket and resets every connection, as a stopped Swift proxy would).
- *    With it stopped, manifest GET (tag and digest), blob HEAD, upload POST answer 503 with an
- *    `UNAVAILABLE` error body and `GET /healthz` answers 503, each in under 10 s, with no stack
+ *    With it stopped (and the link cache's bound, `berth.cache.linkttl`, passed), manifest GET
+ *    (tag and digest), blob HEAD, upload POST answer 503 with an `UNAVAILABLE` error body and `GET /healthz` answers 503, each in under 10 s, with no stack
  *    trace. Once the proxy listens again, the same process answers 200/202 again within a
  *    bounded retry loop, and pushes work.
  *
@@ -38,6 +38,8 @@ const MiB = 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The bound of the issue: an outage must be answered within this. */
 const OUTAGE_ANSWER_MS = 10_000;
+/** `berth.cache.linkttl`'s default: tag and link answers a node may give from memory for this long. */
+const LINK_TTL_MS = 1000;
 /** Part size (s3) and segment size (swift) of both nodes. */
 const CHUNK_SIZE = 5 * MiB;
 
@@ -373,6 +375,9 @@ function defineSuite(backend: Backend): void {
       }
 
       await proxy.stop();
+      // What the node read within `berth.cache.linkttl` (default 1 s) may still be answered from
+      // memory; past that bound every probe needs the backend.
+      await delay(LINK_TTL_MS + 25);
       const outage: string[] = [];
       for (const probe of probes) {
         let reply: Reply;

@@ -6,10 +6,13 @@
  *   - an image pushed through A with skopeo, and a two-platform index pushed through A over plain
  *     HTTP, are pulled through B byte-identical (manifests by tag and digest, every blob; skopeo
  *     copies B back into an OCI layout);
- *   - a tag moved through one node is seen at once by the other (GET, HEAD, tags/list), several
- *     times in both directions, after the other node has served the old target;
- *   - deletes through one node (manifest by digest, tag, blob, upload cancel) are seen at once by
- *     the other.
+ *   - a tag moved through one node is seen by the writing node at once and by the other node
+ *     within `berth.cache.linkttl` (default 1 s: every request that starts after the bound gets
+ *     the new target, GET and HEAD), several times in both directions, after the other node has
+ *     served (and so cached) the old target; tags/list is never cached;
+ *   - a third node with `berth.cache.linkttl: 0` sees a tag moved on A at once;
+ *   - deletes through one node (manifest by digest, tag, blob, upload cancel) are seen by the
+ *     writing node at once and by the other within the bound (an upload cancel at once).
  * Redirects are disabled so B streams every byte itself. Each backend gets a bucket/container of
  * its own for this run, removed at the end.
  *
@@ -23,6 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestOptions } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 import { s3Backend, swiftBackend, type Backend } from '../helpers/object-backends.js';
 import {
@@ -45,6 +49,14 @@ const run = randomBytes(4).toString('hex');
 const SECRET = `multi-node-${randomBytes(12).toString('hex')}`;
 const ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');
 const REQUEST_TIMEOUT_MS = 30_000;
+/** `berth.cache.linkttl`'s default: how stale another node's tag and link answers may be. */
+const LINK_TTL_MS = 1000;
+
+/** Waits until the staleness bound has passed since `since` (a moment after the write finished). */
+async function pastTheBound(since: number): Promise<void> {
+  const left = since + LINK_TTL_MS + 25 - Date.now();
+  if (left > 0) await delay(left);
+}
 
 // ------------------------------------------------------------------------------------------------
 // HTTP against the nodes.
@@ -177,6 +189,8 @@ function defineSuite(backend: Backend): void {
   describe(`two Berth nodes on one ${backend.name} store`, { timeout: 150_000 }, () => {
     let a: BerthProcess | undefined;
     let b: BerthProcess | undefined;
+    /** A node with the link cache off (`berth.cache.linkttl: 0`). */
+    let c: BerthProcess | undefined;
     let work = '';
     const nodes = (): [BerthProcess, BerthProcess] => {
       if (a === undefined || b === undefined) assert.fail('the nodes did not start');
@@ -189,7 +203,7 @@ function defineSuite(backend: Backend): void {
           await fn();
         } catch (error) {
           if (error instanceof Error) {
-            error.message += `\n--- node A log:\n${a?.output().slice(-3000) ?? ''}\n--- node B log:\n${b?.output().slice(-3000) ?? ''}`;
+            error.message += `\n--- node A log:\n${a?.output().slice(-3000) ?? ''}\n--- node B log:\n${b?.output().slice(-3000) ?? ''}\n--- node C log:\n${c?.output().slice(-2000) ?? ''}`;
           }
           throw error;
         }
@@ -211,11 +225,12 @@ function defineSuite(backend: Backend): void {
       // One after the other: startBerth's free-port probe could hand two parallel starts one port.
       a = await startBerth({ config });
       b = await startBerth({ config });
+      c = await startBerth({ config: { ...config, berth: { cache: { linkttl: 0 } } } });
       assert.notEqual(a.port, b.port);
     });
 
     after(async () => {
-      await Promise.all([a?.stop(), b?.stop()]);
+      await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
       await backend.cleanup();
       if (work !== '') await rm(work, { recursive: true, force: true });
     });
@@ -258,15 +273,13 @@ function defineSuite(backend: Backend): void {
       assert.deepEqual(await tagsOf(nodeB, repo), ['multi']);
     });
 
-    nodeTest('a tag moved through one node is seen at once by the other', {}, async () => {
+    nodeTest('a tag moved through one node is seen by it at once and by the other within berth.cache.linkttl', {}, async () => {
       const [nodeA, nodeB] = nodes();
       const repo = `mn/tags-${backend.name}`;
       const images: BuiltImage[] = [buildImage({ layers: 1 }), buildImage({ layers: 1 })];
       const [first, second] = images as [BuiltImage, BuiltImage];
       await pushImageOverHttp(nodeA.url, repo, 'latest', first);
       await pushImageOverHttp(nodeA.url, repo, second.manifest.digest, second);
-      // B serves the first target (so anything it might cache is primed), then the tag moves.
-      await assertManifest(nodeB, 'B', repo, 'latest', first.manifest);
       const moves: Array<[BerthProcess, BerthProcess, BuiltImage, string]> = [
         [nodeA, nodeB, second, 'moved on A, read on B'],
         [nodeB, nodeA, first, 'moved on B, read on A'],
@@ -276,18 +289,47 @@ function defineSuite(backend: Backend): void {
         [nodeB, nodeA, second, 'moved on B, read on A'],
       ];
       let current = first;
+      let staleSeen = 0;
+      await pastTheBound(Date.now());
       for (const [writer, reader, image, label] of moves) {
+        // The reader serves the current target (so its cache holds it), then the tag moves.
         await assertManifest(reader, `${label} (before)`, repo, 'latest', current.manifest);
         await putManifest(writer, repo, 'latest', image.manifest);
-        await assertManifest(reader, `${label} (right after the PUT)`, repo, 'latest', image.manifest);
+        const written = Date.now();
+        await assertManifest(writer, `${label}: the writing node, right after its PUT`, repo, 'latest', image.manifest);
+        // Within the bound the other node may still answer the old target, never anything else.
+        const early = await getManifest(reader, repo, 'latest');
+        assert.equal(early.status, 200, describeReply(`${label}: right after the PUT`, early));
+        const earlyDigest = early.headers.get('docker-content-digest');
+        assert.ok(earlyDigest === image.manifest.digest || earlyDigest === current.manifest.digest, `${label}: right after the PUT: ${String(earlyDigest)}`);
+        if (earlyDigest !== image.manifest.digest) staleSeen += 1;
+        await pastTheBound(written);
+        await assertManifest(reader, `${label} (after the bound)`, repo, 'latest', image.manifest);
         current = image;
       }
+      process.stdout.write(`# ${backend.name}: the other node answered the previous target right after ${staleSeen} of ${moves.length} moves (allowed within the bound)\n`);
       await putManifest(nodeB, repo, 'v2', second.manifest);
       assert.deepEqual(await tagsOf(nodeA, repo), ['latest', 'v2'], 'A lists the tag B just created');
       assert.deepEqual(await tagsOf(nodeB, repo), ['latest', 'v2']);
     });
 
-    nodeTest('deletes through one node are seen at once by the other', {}, async () => {
+    nodeTest('with berth.cache.linkttl: 0 a tag moved through another node is seen at once', {}, async () => {
+      const [nodeA] = nodes();
+      const nodeC = c ?? assert.fail('node C did not start');
+      const repo = `mn/tags-nocache-${backend.name}`;
+      const [first, second] = [buildImage({ layers: 1 }), buildImage({ layers: 1 })];
+      await pushImageOverHttp(nodeA.url, repo, 'latest', first);
+      await pushImageOverHttp(nodeA.url, repo, second.manifest.digest, second);
+      let current = first;
+      for (const image of [second, first, second]) {
+        await assertManifest(nodeC, 'C (before)', repo, 'latest', current.manifest);
+        await putManifest(nodeA, repo, 'latest', image.manifest);
+        await assertManifest(nodeC, 'C right after the PUT on A', repo, 'latest', image.manifest);
+        current = image;
+      }
+    });
+
+    nodeTest('deletes through one node are seen by it at once and by the other within the bound', {}, async () => {
       const [nodeA, nodeB] = nodes();
       const repo = `mn/delete-${backend.name}`;
       const doomed = buildImage({ layers: 1 });
@@ -304,9 +346,15 @@ function defineSuite(backend: Backend): void {
         await assertBlob(node, 'primed', repo, doomed.layers[0] ?? assert.fail('no layer'));
       }
 
-      // Manifest by digest, through A: B loses the manifest and both tags on it.
+      // Manifest by digest, through A: A at once, and B after the bound, lose the manifest and both tags on it.
       const del = await call(`${nodeA.url}/v2/${repo}/manifests/${doomed.manifest.digest}`, { method: 'DELETE' });
       assert.equal(del.status, 202, describeReply('DELETE manifest on A', del));
+      const deleted = Date.now();
+      for (const ref of [doomed.manifest.digest, 'gone', 'also-gone']) {
+        const got = await getManifest(nodeA, repo, ref);
+        assert.equal(got.status, 404, describeReply(`A GET ${ref} right after its own delete`, got));
+      }
+      await pastTheBound(deleted);
       for (const ref of [doomed.manifest.digest, 'gone', 'also-gone']) {
         const got = await getManifest(nodeB, repo, ref);
         assert.equal(got.status, 404, describeReply(`B GET ${ref} after the delete on A`, got));
@@ -316,8 +364,13 @@ function defineSuite(backend: Backend): void {
       assert.deepEqual(await tagsOf(nodeB, repo), ['kept', 'untag-me']);
 
       // A tag only, through B: A loses the tag, the manifest stays.
+      await assertManifest(nodeA, 'A before the untag', repo, 'untag-me', kept.manifest);
       const untag = await call(`${nodeB.url}/v2/${repo}/manifests/untag-me`, { method: 'DELETE' });
       assert.equal(untag.status, 202, describeReply('DELETE tag on B', untag));
+      const untaggedAt = Date.now();
+      const onWriter = await getManifest(nodeB, repo, 'untag-me');
+      assert.equal(onWriter.status, 404, describeReply('B GET the tag it just deleted', onWriter));
+      await pastTheBound(untaggedAt);
       const untagged = await getManifest(nodeA, repo, 'untag-me');
       assert.equal(untagged.status, 404, describeReply('A GET the tag B deleted', untagged));
       assert.deepEqual(await tagsOf(nodeA, repo), ['kept']);
@@ -327,6 +380,10 @@ function defineSuite(backend: Backend): void {
       const layer = doomed.layers[0] ?? assert.fail('no layer');
       const blobDel = await call(`${nodeB.url}/v2/${repo}/blobs/${layer.digest}`, { method: 'DELETE' });
       assert.equal(blobDel.status, 202, describeReply('DELETE blob on B', blobDel));
+      const blobDeleted = Date.now();
+      const own = await call(`${nodeB.url}/v2/${repo}/blobs/${layer.digest}`, { method: 'HEAD' });
+      assert.equal(own.status, 404, `B HEAD the blob it just deleted: ${own.status}`);
+      await pastTheBound(blobDeleted);
       const head = await call(`${nodeA.url}/v2/${repo}/blobs/${layer.digest}`, { method: 'HEAD' });
       assert.equal(head.status, 404, `A HEAD the blob B deleted: ${head.status}`);
       const get = await call(`${nodeA.url}/v2/${repo}/blobs/${layer.digest}`);

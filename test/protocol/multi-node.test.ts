@@ -1,6 +1,7 @@
 /**
  * Two Berth apps sharing one storage driver behave as one registry: content pushed through one is
- * pulled through the other, tag updates are seen at once, and an upload started on one node is
+ * pulled through the other, tag updates are seen at once with `berth.cache.linkttl: 0` and within
+ * the bound with it, and an upload started on one node is
  * continued and finished on the other (with and without a shared http.secret).
  */
 import assert from 'node:assert/strict';
@@ -10,10 +11,11 @@ import { createInMemoryDriver } from '../../storage-drivers/inmemory/index.js';
 import { binary, buildTestApp, locationPath, pushImage, sha256, withQuery } from '../helpers/build-app.js';
 
 describe('multi-node on shared storage', () => {
-  test('push on A, pull on B; tag moves are visible at once', async () => {
+  test('push on A, pull on B; with berth.cache.linkttl: 0 tag moves are visible at once', async () => {
     const driver = checked(createInMemoryDriver());
-    const a = buildTestApp({ driver });
-    const b = buildTestApp({ driver });
+    const noCache = { berth: { cache: { linkttl: 0 } } };
+    const a = buildTestApp({ driver, config: noCache });
+    const b = buildTestApp({ driver, config: noCache });
     const one = await pushImage(a, 'mn/x', 'latest');
     const res = await b.http.get('/v2/mn/x/manifests/latest').expect(200);
     assert.equal(res.headers['docker-content-digest'], one.digest);
@@ -22,6 +24,28 @@ describe('multi-node on shared storage', () => {
     assert.equal(again.headers['docker-content-digest'], two.digest);
     await b.http.delete(`/v2/mn/x/manifests/${two.digest}`).expect(202);
     await a.http.get('/v2/mn/x/manifests/latest').expect(404);
+  });
+
+  test('with the default link cache a tag move through B is seen by A within the bound, by B at once', async () => {
+    const driver = checked(createInMemoryDriver());
+    const bound = { berth: { cache: { linkttl: '200ms' } } };
+    const a = buildTestApp({ driver, config: bound });
+    const b = buildTestApp({ driver, config: bound });
+    const one = await pushImage(a, 'mn/y', 'latest');
+    assert.equal((await a.http.get('/v2/mn/y/manifests/latest').expect(200)).headers['docker-content-digest'], one.digest);
+    const two = await pushImage(b, 'mn/y', 'latest');
+    const moved = Date.now();
+    assert.equal((await b.http.get('/v2/mn/y/manifests/latest').expect(200)).headers['docker-content-digest'], two.digest);
+    const early = (await a.http.get('/v2/mn/y/manifests/latest').expect(200)).headers['docker-content-digest'];
+    assert.ok(early === one.digest || early === two.digest);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, moved + 210 - Date.now())));
+    assert.equal((await a.http.get('/v2/mn/y/manifests/latest').expect(200)).headers['docker-content-digest'], two.digest);
+    await b.http.delete(`/v2/mn/y/manifests/${two.digest}`).expect(202);
+    const deleted = Date.now();
+    await b.http.get('/v2/mn/y/manifests/latest').expect(404);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, deleted + 210 - Date.now())));
+    await a.http.get('/v2/mn/y/manifests/latest').expect(404);
+    await a.http.get(`/v2/mn/y/manifests/${two.digest}`).expect(404);
   });
 
   test('an upload started on A is finished on B', async () => {

@@ -114,6 +114,16 @@ async function uploadsFor(prefix: string): Promise<Array<{ key: string; id: stri
   );
 }
 
+/** Size of an object, or undefined when there is none. */
+async function sizeOf(key: string): Promise<number | undefined> {
+  try {
+    return (await admin().send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    throw error;
+  }
+}
+
 async function exists(key: string): Promise<boolean> {
   try {
     await admin().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -221,7 +231,8 @@ describe('s3 specifics', { skip: skipReason, timeout: 300_000 }, () => {
             inParts += part.Size ?? 0;
           }
         }
-        assert.equal(await exists(key + TAIL_SUFFIX), inParts < offset, `a tail exists exactly when bytes are left over (session ${index})`);
+        // Every close writes the tail (empty when nothing is left over): its stamp marks the state.
+        assert.equal(await sizeOf(key + TAIL_SUFFIX), offset - inParts, `the tail holds the bytes left over (session ${index})`);
         await rejectsWith(driver.list('/uploads/blob'), PathNotFoundError, 'nothing is listed before commit (the tail is hidden):');
       }
     }
@@ -252,6 +263,43 @@ describe('s3 specifics', { skip: skipReason, timeout: 300_000 }, () => {
     assert.deepEqual(await digestPath(driver, target), { digest: digestAt(61, 0, size), size });
     assert.equal(await exists(`${root}/data${TAIL_SUFFIX}`), false);
     await driver.delete(target);
+  });
+
+  test('a session closed by this process resumes without listing; after another node wrote, it lists', async () => {
+    const root = unique('memory');
+    const resumes: Array<'list' | 'memory'> = [];
+    const nodeA = await driverAt(root, { chunkSize: MIN_PART_BYTES, onResume: (how) => resumes.push(how) });
+    const nodeB = await driverAt(root, { chunkSize: MIN_PART_BYTES });
+    const target = '/upload/data';
+    // PATCH-like sessions of 5 MiB and odd sizes on A, one on B in the middle, then A again.
+    const plan: Array<[StorageDriver, number]> = [
+      [nodeA, 5 * MiB],
+      [nodeA, 5 * MiB],
+      [nodeA, 3 * MiB + 7],
+      [nodeA, 4 * MiB],
+      [nodeB, 6 * MiB],
+      [nodeA, 5 * MiB],
+      [nodeA, 1 * MiB],
+    ];
+    let offset = 0;
+    for (const [index, [node, length]] of plan.entries()) {
+      await writeSession(node, target, [stream(62, length, { offset })], { append: index > 0, expectSize: offset, finish: 'close' });
+      offset += length;
+    }
+    // A status query (open + close without writing) keeps the record.
+    const status = await nodeA.writer(target, { append: true });
+    assert.equal(status.size, offset);
+    await status.close();
+    const last = await nodeA.writer(target, { append: true });
+    assert.equal(last.size, offset);
+    await last.commit();
+    assert.deepEqual(await digestPath(nodeA, target), { digest: digestAt(62, 0, offset), size: offset });
+    // A's resumes: sessions 2–4 from memory; session 6 lists (B closed the session meanwhile);
+    // session 7, the status query and the commit from memory again.
+    assert.deepEqual(resumes, ['memory', 'memory', 'memory', 'list', 'memory', 'memory', 'memory']);
+    assert.equal(await exists(`${root}/upload/data${TAIL_SUFFIX}`), false);
+    assert.deepEqual(await uploadsFor(`${root}/`), []);
+    await nodeA.delete('/upload');
   });
 
   test('append resumes a committed object, copying a large one server-side', async () => {
@@ -315,7 +363,7 @@ describe('s3 specifics', { skip: skipReason, timeout: 300_000 }, () => {
       assert.deepEqual(numbers, numbers.map((_, index) => index + 1), 'the parts are contiguous again');
       const inParts = (listed.Parts ?? []).reduce((sum, part) => sum + (part.Size ?? 0), 0);
       assert.ok(inParts <= kept && kept - inParts < MIN_PART_BYTES, `${inParts} of ${kept} bytes are in parts`);
-      assert.equal(await exists(`${root}/f${TAIL_SUFFIX}`), kept > inParts, 'the rest is in the tail');
+      assert.equal(await sizeOf(`${root}/f${TAIL_SUFFIX}`), kept - inParts, 'the rest is in the tail');
       const resumed = await driver.writer('/f', { append: true });
       assert.equal(resumed.size, kept);
       await resumed.write(stream(70, total - kept, { offset: kept }));

@@ -54,8 +54,10 @@ function defineSwiftTests(authurl: string, username: string, password: string): 
   const container = `berth-test-${randomBytes(4).toString('hex')}`;
   const tokens = new Map<string, SwiftSession>();
   const base = { authurl, username, password, container };
-  const make = (extra: Record<string, unknown> = {}, tokenCache: Map<string, SwiftSession> = tokens): SwiftDriver =>
-    createSwiftDriver({ params: parseDriverParams('swift', swiftParamsSchema, { ...base, ...extra }), tokenCache });
+  // A small connection pool: a response left unread would hold its connection, and the next
+  // requests would wait for one until their response timeout — so any such leak fails tests.
+  const make = (extra: Record<string, unknown> = {}, tokenCache: Map<string, SwiftSession> = tokens, maxSockets = 4): SwiftDriver =>
+    createSwiftDriver({ params: parseDriverParams('swift', swiftParamsSchema, { ...base, ...extra }), tokenCache, maxSockets });
 
   after(async () => {
     await removeContainer(make());
@@ -81,6 +83,30 @@ function defineSwiftTests(authurl: string, username: string, password: string): 
       assert.equal(parsed.chunksize, 5 * MiB);
       assert.equal(parsed.timeout, 2);
       assert.equal(parsed.endpointtype, 'public');
+    });
+
+    test('connections are reused and every kind of exchange gives its connection back (pool of 1)', async () => {
+      const driver = make({ prefix: `pool-${randomBytes(3).toString('hex')}`, responsetimeout: '3s' }, tokens, 1);
+      const started = Date.now();
+      for (let round = 0; round < 15; round++) {
+        const path = `/p/${round}`;
+        await driver.putContent(path, bytes(round, 1000 + round));
+        assert.equal((await driver.stat(path)).size, 1000 + round); // HEAD with a Content-Length
+        await assert.rejects(driver.stat(`${path}-missing`), PathNotFoundError); // HEAD 404 + listing
+        await assert.rejects(driver.getContent(`${path}-missing`), PathNotFoundError); // GET 404 with a body
+        assert.equal((await driver.getContent(path)).length, 1000 + round);
+        assert.deepEqual(await driver.list('/p'), [path]);
+        const early = await driver.reader(path, { offset: 10 }); // a reader destroyed before its end
+        early.destroy();
+        assert.equal((await readPath(driver, path)).length, 1000 + round); // a reader read to its end
+        await driver.move(path, `${path}-moved`);
+        await driver.delete(`${path}-moved`);
+      }
+      await writeSession(driver, '/p/big', [stream(80, 3 * MiB)], { finish: 'commit' });
+      assert.equal((await driver.stat('/p/big')).size, 3 * MiB);
+      await driver.delete('/p');
+      // With one connection, a leaked one would have stalled the next request for 3 s.
+      assert.ok(Date.now() - started < 60_000, 'no request waited for a leaked connection');
     });
 
     test('a bad password is a DriverError that names neither password nor token', async () => {
