@@ -28,6 +28,7 @@ import { pullBack, sha, storedBlobs, type Expected } from './fixtures.js';
 
 const GRACE_MS = 1000;
 const RUN_MS = 5000;
+const HARD_STOP_MS = 25_000;
 
 function gcConfig(storage: Record<string, unknown>): Record<string, unknown> {
   return { storage: { ...storage, delete: { enabled: true } }, berth: { gc: { enabled: true, interval: '150ms', graceperiod: '1s' } } };
@@ -108,10 +109,18 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
   const deleted: Array<{ img: Image; at: number }> = [];
   const pushedAt = new Map<Image, number>();
   const stats = { retries: 0, pushes: 0, pulls: 0, deletes: 0, repushes: 0 };
+  // Run at least RUN_MS, and on until the load has done what the test is about (deletes,
+  // re-pushes, a sweep that deleted something) — a loaded machine gets there later — but never
+  // past HARD_STOP_MS.
   const deadline = Date.now() + RUN_MS;
+  const hardStop = Date.now() + HARD_STOP_MS;
+  const sweptSoFar = (): number =>
+    logged.filter((l) => l['msg'] === 'garbage collection finished').reduce((sum, l) => sum + Number(l['blobsDeleted']), 0);
+  const finished = (): boolean =>
+    Date.now() > hardStop || (Date.now() > deadline && stats.deletes > 3 && stats.repushes > 0 && sweptSoFar() > 0);
   let n = 0;
   const pusher = async (which: 0 | 1): Promise<void> => {
-    while (Date.now() < deadline) {
+    while (!finished()) {
       const i = n++;
       const img = makeImage(`load/r${i % 4}`, `t${i}`, bases[i % bases.length] as Buffer);
       await push(apps[which], apps[1 - which] as TestApp, img, stats);
@@ -121,7 +130,7 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
     }
   };
   const puller = async (): Promise<void> => {
-    while (Date.now() < deadline) {
+    while (!finished()) {
       const stable = [...live.values()].filter((img) => Number(img.tag.slice(1)) % 3 !== 0);
       const img = stable[Math.floor(Math.random() * stable.length)];
       if (img !== undefined) {
@@ -132,7 +141,7 @@ async function runScenario(driver: StorageDriver, storage: Record<string, unknow
     }
   };
   const deleter = async (): Promise<void> => {
-    while (Date.now() < deadline) {
+    while (!finished()) {
       await new Promise((r) => setTimeout(r, 150));
       // Old enough that its blobs become sweepable garbage at once.
       const victim = [...live.values()].find((img) => Number(img.tag.slice(1)) % 3 === 0 && (pushedAt.get(img) ?? Infinity) < Date.now() - GRACE_MS - 100);
