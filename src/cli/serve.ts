@@ -81,7 +81,16 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
   }
   const purger = runsBackground ? startUploadPurger(app.registry, config, logger) : { stop: () => undefined };
   const gc = runsBackground
-    ? startOnlineGc({ driver, config, logger, onRun: (run) => app.gcMetrics.observeRun(run) })
+    ? startOnlineGc({
+        driver,
+        config,
+        logger,
+        onRun: (run) => {
+          app.gcMetrics.observeRun(run);
+          // What this node cached about deleted data goes at once (other nodes: within berth.cache.linkttl).
+          if (run.blobsDeleted > 0) app.registry.links.clear();
+        },
+      })
     : { stop: () => Promise.resolve() };
   logger.info(
     { addr: `${running.address.host}:${running.address.port}`, storage: config.storage.driver, tls: config.http.tls !== undefined },

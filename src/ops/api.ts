@@ -19,6 +19,8 @@ export interface OpsRouterDeps {
   readonly access: AccessController;
   /** One audit line per repository deleted. */
   readonly audit?: Audit;
+  /** Called after a delete (the server drops this node's cached links, so it answers 404 at once). */
+  readonly onDeleted?: (name: string) => void;
 }
 
 export function createOpsRouter(deps: OpsRouterDeps): Router {
@@ -30,6 +32,7 @@ export function createOpsRouter(deps: OpsRouterDeps): Router {
       assertName(name);
       const principal = await deps.access.authorize(req, [{ type: 'repository', name, actions: ['delete'] }]);
       await deleteRepository(deps.driver, name, { deleteEnabled: deps.config.storage.deleteEnabled, readOnly: deps.config.storage.readOnly });
+      deps.onDeleted?.(name);
       deps.audit?.(req, principal, { api: 'berth', action: 'delete', repository: name });
       res.status(202).setHeader('Content-Length', 0);
       res.end();

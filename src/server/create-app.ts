@@ -154,7 +154,7 @@ export function createApp(deps: AppDeps): App {
     });
   }
   web.use(createSmartOsRouter({ registry, config, access, logger }));
-  web.use(createOpsRouter({ driver: registry.driver, config, access, audit }));
+  web.use(createOpsRouter({ driver: registry.driver, config, access, audit, onDeleted: () => registry.links.clear() }));
   if (config.berth.uiEnabled) {
     // Browsers only: GET / asking for HTML, and /ui/… ; API clients asking for / still get the 404.
     const sessionKey = deps.sessionKey ?? (config.http.secret !== undefined ? sessionKeyFromSecret(config.http.secret) : randomBytes(32));

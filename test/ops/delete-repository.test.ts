@@ -23,7 +23,7 @@ import { sendError } from '../../src/http/error-response.js';
 import { createDriver } from '../../storage-drivers/index.js';
 import { buildTestApp, pushImage, type TestApp } from '../helpers/build-app.js';
 import { BERTH_CLI } from '../helpers/berth-process.js';
-import { storedBlobs } from './fixtures.js';
+import { storedBlobs, SEES_OUT_OF_BAND } from './fixtures.js';
 
 function opsApp(t: TestApp, access: AccessController): express.Express {
   const app = express();
@@ -36,7 +36,7 @@ function opsApp(t: TestApp, access: AccessController): express.Express {
 
 describe('repository delete', () => {
   it('removes the repository, not its nested ones; GC then frees its unique blobs', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const a = await pushImage(t, 'team/app', '1', { layers: 2 });
     const nested = await pushImage(t, 'team/app/sub', '1');
     await deleteRepository(t.driver, 'team/app', { deleteEnabled: true });
@@ -55,7 +55,7 @@ describe('repository delete', () => {
   });
 
   it('DELETE /berth/api/v1/repositories/<name>: statuses and the access check', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     await pushImage(t, 'team/app', '1');
     const asked: Access[][] = [];
     const access: AccessController = {
@@ -73,7 +73,7 @@ describe('repository delete', () => {
     assert.match(missing.text, /NAME_UNKNOWN/);
     const invalid = await http.delete('/berth/api/v1/repositories/Bad..Name').expect(400);
     assert.match(invalid.text, /NAME_INVALID/);
-    const off = buildTestApp({ config: { storage: { inmemory: {}, delete: { enabled: false } } } });
+    const off = buildTestApp({ config: { ...SEES_OUT_OF_BAND, storage: { inmemory: {}, delete: { enabled: false } } } });
     await pushImage(off, 'x', '1');
     const refused = await request(opsApp(off, access)).delete('/berth/api/v1/repositories/x').expect(405);
     assert.match(refused.text, /UNSUPPORTED/);
@@ -86,7 +86,7 @@ describe('repository delete', () => {
   it('berth delete-repository (CLI)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'berth-delrepo-'));
     try {
-      const t = buildTestApp({ driver: createDriver('filesystem', { rootdirectory: dir }) });
+      const t = buildTestApp({ driver: createDriver('filesystem', { rootdirectory: dir }), config: SEES_OUT_OF_BAND });
       await pushImage(t, 'cli/app', '1');
       const cli = (args: string[]): Promise<{ code: number; out: string; err: string }> =>
         new Promise((resolve) =>

@@ -205,3 +205,10 @@ export function total(sizes: Map<string, number>): number {
   for (const v of sizes.values()) n += v;
   return n;
 }
+
+/**
+ * Config for a test app that must see, at once, changes another process makes behind its back
+ * (a CLI garbage collection, scrub or repository delete on the same storage): its link cache is
+ * off. The staleness bound itself (`berth.cache.linkttl`) is tested by the multi-node tests.
+ */
+export const SEES_OUT_OF_BAND: Record<string, unknown> = { berth: { cache: { linkttl: 0 } } };

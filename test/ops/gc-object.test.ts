@@ -18,7 +18,7 @@ import { tryParseDigest } from '../../src/core/digest.js';
 import { paths } from '../../src/core/paths.js';
 import { s3Backend, swiftBackend, type Backend } from '../helpers/object-backends.js';
 import { buildTestApp, pushImage } from '../helpers/build-app.js';
-import { populate, pullBack, pullV1, snapshot, storedBlobs, total } from './fixtures.js';
+import { populate, pullBack, pullV1, snapshot, storedBlobs, total, SEES_OUT_OF_BAND } from './fixtures.js';
 
 const inCi = process.env['CI'] === 'true';
 const tag = `gc-${randomBytes(4).toString('hex')}`;
@@ -38,7 +38,7 @@ for (const backend of [s3Backend({ tag: `${tag}-s3` }), swiftBackend({ tag: `${t
       const storage = backend.storage(`/${tag}`);
       const [name, params] = Object.entries(storage)[0] as [string, Record<string, unknown>];
       const driver = createDriver(name, params);
-      const t = buildTestApp({ driver, config: { storage: { ...storage, delete: { enabled: true } } } });
+      const t = buildTestApp({ driver, config: { ...SEES_OUT_OF_BAND, storage: { ...storage, delete: { enabled: true } } } });
       const p = await populate(t);
       const before = await storedBlobs(driver);
       const snap = await snapshot(driver);
@@ -62,7 +62,7 @@ for (const backend of [s3Backend({ tag: `${tag}-s3` }), swiftBackend({ tag: `${t
       const storage = backend.storage(`/${tag}-scrub`);
       const [name, params] = Object.entries(storage)[0] as [string, Record<string, unknown>];
       const driver = createDriver(name, params);
-      const t = buildTestApp({ driver, config: { storage: { ...storage, delete: { enabled: true } } } });
+      const t = buildTestApp({ driver, config: { ...SEES_OUT_OF_BAND, storage: { ...storage, delete: { enabled: true } } } });
       const img = await pushImage(t, 'scrub/app', '1', { layers: 2 });
       assert.deepEqual((await scrub(driver)).issues, []);
       const bad = tryParseDigest(img.layerDigests[0] ?? '');

@@ -13,13 +13,13 @@ import { GcLease, LeaseBusyError } from '../../src/ops/gc/lease.js';
 import { tryParseDigest } from '../../src/core/digest.js';
 import { paths } from '../../src/core/paths.js';
 import { buildTestApp, pushBlob } from '../helpers/build-app.js';
-import { populate, pullBack, pullV1, sha, snapshot, storedBlobs, total } from './fixtures.js';
+import { populate, pullBack, pullV1, sha, snapshot, storedBlobs, total, SEES_OUT_OF_BAND } from './fixtures.js';
 
 const FAST = { gracePeriodMs: 0, leaseOptions: { settleMs: 10 } } as const;
 
 describe('garbage collection', () => {
   it('deletes exactly the unreferenced blobs and every image still pulls', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const p = await populate(t);
     const before = await storedBlobs(t.driver);
     for (const d of p.garbage.keys()) assert.ok(before.has(d), `garbage ${d} stored before`);
@@ -47,7 +47,7 @@ describe('garbage collection', () => {
   });
 
   it('--dry-run reports the same and changes nothing', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const p = await populate(t);
     const before = await snapshot(t.driver);
     const report = await garbageCollect(t.driver, { ...FAST, dryRun: true });
@@ -57,7 +57,7 @@ describe('garbage collection', () => {
   });
 
   it('--delete-untagged removes untagged manifests but keeps index children, referrers and signed subjects', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const p = await populate(t);
     const dry = await garbageCollect(t.driver, { ...FAST, dryRun: true, deleteUntagged: true });
     const report = await garbageCollect(t.driver, { ...FAST, deleteUntagged: true });
@@ -78,7 +78,7 @@ describe('garbage collection', () => {
   });
 
   it('keeps blobs inside the grace period and puts back a blob touched during the sweep', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const young = Buffer.from('young orphan');
     await pushBlob(t, 'scratch', young);
     const report = await garbageCollect(t.driver, { gracePeriodMs: 60_000, leaseOptions: { settleMs: 10 } });
@@ -109,7 +109,7 @@ describe('garbage collection', () => {
   });
 
   it('one collection at a time: the lease', async () => {
-    const t = buildTestApp();
+    const t = buildTestApp({ config: SEES_OUT_OF_BAND });
     const a = new GcLease(t.driver, { settleMs: 10, ttlMs: 60_000 });
     await a.acquire();
     await assert.rejects(garbageCollect(t.driver, FAST), LeaseBusyError);

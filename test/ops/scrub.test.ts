@@ -6,6 +6,7 @@
  * image pulls again), the unparsable revision and the stale session; a clean store reports
  * nothing. Also the CLI's exit codes.
  */
+import { SEES_OUT_OF_BAND } from './fixtures.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -78,7 +79,7 @@ async function scenario(t: TestApp, root: string | undefined): Promise<void> {
 
 describe('scrub', () => {
   it('in-memory driver', async () => {
-    await scenario(buildTestApp(), undefined);
+    await scenario(buildTestApp({ config: SEES_OUT_OF_BAND }), undefined);
   });
 
   it('filesystem driver, and the CLI exit codes', async () => {
@@ -92,7 +93,7 @@ describe('scrub', () => {
         );
       const cleanStore = join(dir, 'store');
       const storeDriver = createDriver('filesystem', { rootdirectory: cleanStore });
-      const s = buildTestApp({ driver: storeDriver });
+      const s = buildTestApp({ driver: storeDriver, config: SEES_OUT_OF_BAND });
       const img = await pushImage(s, 'cli/y', '1');
       assert.equal((await cli(['scrub', configPath])).code, 0);
       await flipByte(storeDriver, img.layerDigests[0] ?? '', cleanStore);
@@ -103,7 +104,7 @@ describe('scrub', () => {
       assert.equal(repair.code, 1);
       assert.match(repair.out, /\[removed\]/);
       assert.equal((await cli(['scrub', configPath])).code, 1, 'the layer is now missing until re-pushed');
-      await scenario(buildTestApp({ driver: createDriver('filesystem', { rootdirectory: join(dir, 'other') }) }), join(dir, 'other'));
+      await scenario(buildTestApp({ driver: createDriver('filesystem', { rootdirectory: join(dir, 'other') }), config: SEES_OUT_OF_BAND }), join(dir, 'other'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
