@@ -36,7 +36,7 @@ import { runInNewContext } from 'node:vm';
 /** Cap of one young-generation semi-space, in MiB. */
 export const YOUNG_SEMI_SPACE_MIB = 4;
 /** Old-generation growth after a full GC, in percent of the live heap. */
-export const HEAP_GROWING_PERCENT = 100;
+export const HEAP_GROWING_PERCENT = 60;
 
 const MiB = 1024 * 1024;
 
