@@ -6,6 +6,10 @@
  * ETag Swift computed), at most `chunksize` bytes. A segment also ends where a `write()` ends, and early when the source goes quiet for
  * a while (Swift's proxy drops request bodies idle for its client_timeout, 60 s by default).
  * Nothing is buffered beyond the chunk in hand.
+ * - Two segment PUTs at most are in flight: once segment N has sent its last byte, N+1 streams
+ *   while Swift still stores N (its answer waits for the disk). Segments are recorded in index
+ *   order once answered; if one fails, the PUT after it is aborted, both are deleted, and the
+ *   write fails with the first failure (in index order); `size` keeps the segments before it.
  *
  * - Bytes count in `size` once their segment is stored. A source error or an abort ends the
  *   segment in flight normally, so what was read is kept and `size` is exactly what is there.
@@ -261,6 +265,21 @@ class Feeder {
   }
 }
 
+/** Segment PUTs in flight at once: one streaming its body while the previous waits for Swift's answer. */
+const SEGMENTS_IN_FLIGHT = 2;
+const FAILED = Symbol('failed');
+function noop(): void {}
+
+interface InFlightSegment {
+  readonly name: string;
+  readonly result: Promise<StoredSegment>;
+  /** Settles (with FAILED) only if the segment fails. */
+  readonly failure: Promise<typeof FAILED>;
+  failed: boolean;
+  /** Settles once the segment no longer reads the source. */
+  readonly released: Promise<void>;
+}
+
 class SegmentedWriter implements FileWriter {
   readonly #sessions: Sessions;
   readonly #segments: StoredSegment[];
@@ -290,17 +309,43 @@ class SegmentedWriter implements FileWriter {
   async write(source: WriteSource, signal?: AbortSignal): Promise<number> {
     this.assertOpen('write');
     const feeder = new Feeder(sourceChunks(source, signal));
+    // Ends the PUTs still in flight once one has failed (the write fails as a whole).
+    const stop = new AbortController();
+    const inFlight: InFlightSegment[] = [];
     let written = 0;
+    // Segments are recorded in index order, each once its PUT (and MD5 check) succeeded.
+    const recordOldest = async (): Promise<void> => {
+      const oldest = inFlight[0] as InFlightSegment;
+      const segment = await oldest.result;
+      inFlight.shift();
+      this.#segments.push(segment);
+      this.#size += segment.size;
+      written += segment.size;
+    };
     try {
       for (;;) {
-        const first = await feeder.take(this.context.chunkSize);
-        if (first === undefined || first === IDLE) break;
-        const segment = await this.putSegment(first, feeder);
-        this.#segments.push(segment);
-        this.#size += segment.size;
-        written += segment.size;
+        if (inFlight.length >= SEGMENTS_IN_FLIGHT) await recordOldest();
+        if (inFlight.some((segment) => segment.failed)) break;
+        // Wait for the next segment's first bytes, or for a segment in flight to fail.
+        const first = await Promise.race([feeder.take(this.context.chunkSize), ...inFlight.map((segment) => segment.failure)]);
+        if (first === undefined || first === IDLE || first === FAILED) break;
+        await this.mark();
+        const started = this.startSegment(first, feeder, stop.signal);
+        inFlight.push(started);
+        // The next segment may start as soon as this one has its bytes (Swift's answer can wait).
+        await started.released;
         if (feeder.exhausted) break;
       }
+      while (inFlight.length > 0) await recordOldest();
+    } catch (error) {
+      stop.abort();
+      await Promise.allSettled(inFlight.map((segment) => segment.result));
+      // Stored segments that follow the failed one are not part of the file: remove them so that
+      // a listing (a later append) never counts bytes this writer did not report.
+      const { client } = this.context;
+      await Promise.all(inFlight.map((segment) => client.delete(segment.name).catch(() => undefined)));
+      this.#nextIndex = (this.#segments.at(-1)?.index ?? -1) + 1;
+      throw error;
     } finally {
       feeder.stop();
     }
@@ -345,14 +390,23 @@ class SegmentedWriter implements FileWriter {
     this.#size = 0;
   }
 
-  /** Streams one segment: `first`, then more from the feeder up to `chunkSize` bytes. */
-  private async putSegment(first: Uint8Array, feeder: Feeder): Promise<StoredSegment> {
+  /** Writes the session's marker before its first segment (what `append` finds it by). */
+  private async mark(): Promise<void> {
+    if (this.#marked) return;
+    const { client, layout } = this.context;
+    await client.putBuffer(layout.marker(this.path, this.session), EMPTY, { path: this.path });
+    this.#marked = true;
+  }
+
+  /**
+   * Starts streaming one segment: `first`, then more from the feeder up to `chunkSize` bytes.
+   * `released` settles once the segment no longer reads the feeder (its body is complete, or its
+   * PUT failed); `result` once Swift answered and the MD5 was checked.
+   */
+  private startSegment(first: Uint8Array, feeder: Feeder, signal: AbortSignal): InFlightSegment {
     const { client, layout, chunkSize, segmentIdleMs } = this.context;
-    if (!this.#marked) {
-      await client.putBuffer(layout.marker(this.path, this.session), EMPTY, { path: this.path });
-      this.#marked = true;
-    }
     const index = this.#nextIndex;
+    this.#nextIndex = index + 1;
     const name = layout.segment(this.session, index);
     // The one hash of these bytes in this driver: its hex is compared with the ETag Swift
     // computed over what it stored (the SLO manifest then carries it for every segment).
@@ -360,51 +414,77 @@ class SegmentedWriter implements FileWriter {
     let size = 0;
     let pendingFirst: Uint8Array | undefined = first;
     let watchdog: Watchdog | undefined;
+    let bodyDone: () => void = () => undefined;
+    const bodyEnded = new Promise<void>((resolve) => {
+      bodyDone = resolve;
+    });
     // The segment's body: the source's chunks as they come (no copies), until `chunkSize` bytes,
     // the end of the source, or a silence of `segmentIdleMs` (Swift drops idle request bodies).
     async function* body(): AsyncGenerator<Uint8Array> {
-      while (size < chunkSize) {
-        let piece: Uint8Array | undefined | typeof IDLE = pendingFirst;
-        pendingFirst = undefined;
-        if (piece === undefined) {
-          watchdog?.pause(); // waiting on the source, not on Swift
-          piece = await feeder.take(chunkSize - size, segmentIdleMs);
+      try {
+        while (size < chunkSize) {
+          let piece: Uint8Array | undefined | typeof IDLE = pendingFirst;
+          pendingFirst = undefined;
+          if (piece === undefined) {
+            watchdog?.pause(); // waiting on the source, not on Swift
+            piece = await feeder.take(chunkSize - size, segmentIdleMs);
+          }
+          if (piece === undefined || piece === IDLE) return;
+          md5.update(piece);
+          size += piece.byteLength;
+          watchdog?.kick();
+          yield piece;
         }
-        if (piece === undefined || piece === IDLE) return;
-        md5.update(piece);
-        size += piece.byteLength;
-        watchdog?.kick();
-        yield piece;
+      } finally {
+        bodyDone();
       }
     }
-    try {
-      const exchange = await client.expect(
-        {
-          method: 'PUT',
-          target: { object: name },
-          body: body(),
-          headers: { 'Content-Type': 'application/octet-stream' },
-          path: this.path,
-          attach: (attached) => {
-            watchdog = attached;
+    const put = async (): Promise<StoredSegment> => {
+      try {
+        const exchange = await client.expect(
+          {
+            method: 'PUT',
+            target: { object: name },
+            body: body(),
+            headers: { 'Content-Type': 'application/octet-stream' },
+            path: this.path,
+            signal,
+            attach: (attached) => {
+              watchdog = attached;
+            },
           },
-        },
-        [201],
-      );
-      await discard(exchange);
-      const digest = md5.digest('hex');
-      const etag = exchange.response.headers.get('etag')?.replace(/^"|"$/g, '');
-      if (etag !== undefined && etag !== digest) {
-        throw new DriverError(client.driverName, `writer: Swift stored segment ${index} with MD5 ${etag}, expected ${digest}`, this.path);
+          [201],
+        );
+        await discard(exchange);
+        const digest = md5.digest('hex');
+        const etag = exchange.response.headers.get('etag')?.replace(/^"|"$/g, '');
+        if (etag !== undefined && etag !== digest) {
+          throw new DriverError(client.driverName, `writer: Swift stored segment ${index} with MD5 ${etag}, expected ${digest}`, this.path);
+        }
+        return { index, size, etag: digest };
+      } catch (error) {
+        // The segment may exist even though the exchange failed: remove it so that a listing
+        // (a later append) never counts bytes this writer did not report.
+        await client.delete(name).catch(() => undefined);
+        throw error;
       }
-      this.#nextIndex = index + 1;
-      return { index, size, etag: digest };
-    } catch (error) {
-      // The segment may exist even though the exchange failed: remove it so that a listing
-      // (a later append) never counts bytes this writer did not report.
-      await client.delete(name).catch(() => undefined);
-      throw error;
-    }
+    };
+    const result = put();
+    const segment: InFlightSegment = {
+      name,
+      result,
+      failed: false,
+      // Left pending when the segment succeeds (and collected with it).
+      failure: new Promise<typeof FAILED>((resolve) => {
+        result.catch(() => {
+          segment.failed = true;
+          resolve(FAILED);
+        });
+      }),
+      // After `failure`'s handler: once released by a failure, `failed` is already set.
+      released: Promise.race([bodyEnded, result.then(noop, noop)]),
+    };
+    return segment;
   }
 
   private async putManifest(file: string): Promise<void> {

@@ -2,7 +2,8 @@
  * The swift driver against a real one-node OpenStack Swift on loopback (test/setup/30-swift.sh,
  * `BERTH_SWIFT_*`): the shared driver suite in a container of its own for this run (removed at
  * the end), then the driver's own cases: a token refreshed after a 401, a large object appended
- * over several writer sessions across many segments and committed as an SLO, moving an SLO (its
+ * over several writer sessions across many segments and committed as an SLO, a segment failing while
+ * the next one streams (through a proxy answering 503), moving an SLO (its
  * segments are shared, not copied, and survive the registry's delete of the upload directory),
  * TempURL redirects fetched with plain `fetch`, and a stopped proxy failing fast with
  * BackendUnavailableError, then working again once restarted.
@@ -11,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -168,6 +170,65 @@ function defineSwiftTests(authurl: string, username: string, password: string): 
       }
       await checkedDriver.delete('/uploads');
       assert.deepEqual(await listNames(driver, 'large/'), [], 'the SLO went with its segments');
+    });
+
+    test('a segment that fails while the next one streams fails the write; neither stays behind', async () => {
+      // A forwarding proxy in front of the real Swift that answers 503 to the PUT of segment 1,
+      // once its whole body has arrived and the PUT of segment 2 has started (or after 5 s).
+      const target = new URL(authurl);
+      let secondStarted: () => void = () => undefined;
+      const second = new Promise<void>((resolve) => {
+        secondStarted = resolve;
+      });
+      let sawSecond = false;
+      const proxy = createHttpServer((req, res) => {
+        const segment = req.method === 'PUT' ? /\/segments\/[^/]+\/(\d{8})$/.exec(req.url ?? '')?.[1] : undefined;
+        if (segment === '00000002') {
+          sawSecond = true;
+          secondStarted();
+        }
+        if (segment === '00000001') {
+          req.resume();
+          req.on('end', () => {
+            void Promise.race([second, delay(5000)]).then(() => res.writeHead(503, { 'Content-Length': '0' }).end());
+          });
+          return;
+        }
+        const upstream = httpRequest(
+          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            const headers = { ...answer.headers };
+            const storage = headers['x-storage-url'];
+            if (typeof storage === 'string') headers['x-storage-url'] = storage.replace(target.origin, origin);
+            res.writeHead(answer.statusCode ?? 502, headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const address = proxy.address();
+      const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+      try {
+        const proxied = make({ prefix: 'pipefail', chunksize: MiB, authurl: `${origin}${target.pathname}` }, new Map());
+        const direct = make({ prefix: 'pipefail', chunksize: MiB });
+        const path = '/uploads/pipe/data';
+        const writer = await proxied.writer(path);
+        await assert.rejects(writer.write(stream(62, 4 * MiB)), BackendUnavailableError);
+        assert.ok(sawSecond, 'segment 2 streamed while segment 1 waited for its answer');
+        assert.equal(writer.size, MiB, 'segment 0 is kept and counted');
+        await writer.close();
+        const segments = await listNames(direct, 'pipefail/segments/');
+        assert.equal(segments.length, 1, segments.join(', '));
+        const resumed = await direct.writer(path, { append: true });
+        assert.equal(resumed.size, MiB);
+        await resumed.cancel();
+        assert.deepEqual(await listNames(direct, 'pipefail/'), []);
+      } finally {
+        proxy.closeAllConnections();
+        await new Promise((resolve) => proxy.close(resolve));
+      }
     });
 
     test('more segments than one manifest may list are committed through sub-manifests', async () => {
