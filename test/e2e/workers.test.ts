@@ -131,7 +131,7 @@ describe('serve --workers 2', () => {
   test('chunks on separate connections reach both workers; the blob commits byte-identical', async () => {
     const data = randomBytes(24 * 64 * 1024 + 77);
     const digest = sha256(data);
-    const post = await send(base, 'POST', '/v2/work/ers/blobs/uploads/');
+    const post = await send(base, 'POST', '/v2/team/workers/blobs/uploads/');
     assert.equal(post.status, 202);
     let location = String(post.headers['location']);
     const chunk = 64 * 1024;
@@ -144,12 +144,12 @@ describe('serve --workers 2', () => {
     }
     const put = await send(base, 'PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`);
     assert.equal(put.status, 201, put.body.toString());
-    const got = await send(base, 'GET', `/v2/work/ers/blobs/${digest}`);
+    const got = await send(base, 'GET', `/v2/team/workers/blobs/${digest}`);
     assert.equal(got.status, 200);
     assert.equal(sha256(got.body), digest);
     assert.ok(got.body.equals(data));
-    await until('access log lines', () => tree.servedBy('PATCH', '/v2/work/ers/blobs/uploads/').size > 0);
-    assert.deepEqual([...tree.servedBy('PATCH', '/v2/work/ers/blobs/uploads/')].sort(), [1, 2], 'PATCHes served by both workers');
+    await until('access log lines', () => tree.servedBy('PATCH', '/v2/team/workers/blobs/uploads/').size > 0);
+    assert.deepEqual([...tree.servedBy('PATCH', '/v2/team/workers/blobs/uploads/')].sort(), [1, 2], 'PATCHes served by both workers');
   });
 
   test('a killed worker is restarted', async () => {
@@ -168,7 +168,7 @@ describe('serve --workers 2', () => {
   });
 
   test('SIGTERM drains an upload in flight, then the tree exits 0', async () => {
-    const post = await send(base, 'POST', '/v2/work/drain/blobs/uploads/');
+    const post = await send(base, 'POST', '/v2/team/drain/blobs/uploads/');
     assert.equal(post.status, 202);
     const data = randomBytes(256 * 1024);
     const reply = new Promise<Reply>((resolve, reject) => {
