@@ -3,6 +3,7 @@
  * BERTH_CMD / REF_CMD environment variables provide the default commands
  * when the corresponding flag is absent.
  */
+import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from './cli-options.js';
 import { WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
 
 export interface Options {
@@ -57,17 +58,7 @@ export const USAGE = `usage: node dist/bench/run.js [options]   (or: npm run ben
   --help
 `;
 
-function positiveNumber(flag: string, v: string | undefined): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${String(v)}`);
-  return n;
-}
 
-function positiveInt(flag: string, v: string | undefined): number {
-  const n = positiveNumber(flag, v);
-  if (!Number.isInteger(n)) throw new Error(`${flag} needs an integer, got ${String(v)}`);
-  return n;
-}
 
 const ALIASES: Record<string, WorkloadName> = {
   push: 'push',
@@ -105,20 +96,11 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
     tmpRoot: undefined,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? argv[++i];
+  for (const { flag, raw: a, value } of optionTokens(argv)) {
     switch (flag) {
       case '--rounds': o.rounds = positiveInt(flag, value()); break;
       case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': {
-        const v = value();
-        o.warmupS = v === '0' ? 0 : positiveInt(flag, v);
-        break;
-      }
+      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
       case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
       case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
       case '--connections': o.connections = positiveInt(flag, value()); break;

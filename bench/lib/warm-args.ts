@@ -1,6 +1,7 @@
 /**
  * bench/lib/warm-args.ts — command-line options of bench/warm.ts (see WARM_USAGE).
  */
+import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from './cli-options.js';
 export const WARM_WORKLOADS = ['push', 'chunked', 'pull', 'manifest', 'head', 'close'] as const;
 export type WarmWorkload = (typeof WARM_WORKLOADS)[number];
 
@@ -58,13 +59,6 @@ limits are measured every round and printed beside the push rates.
   --help
 `;
 
-function positive(flag: string, v: string | undefined, integer: boolean): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new Error(`${flag} needs a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
-  }
-  return n;
-}
 
 export function parseWarmArgs(argv: readonly string[], defaults: { berthCmd: string; out: string }): WarmOptions {
   const o: WarmOptions = {
@@ -88,24 +82,15 @@ export function parseWarmArgs(argv: readonly string[], defaults: { berthCmd: str
     tmpRoot: undefined,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? argv[++i];
+  for (const { flag, raw: a, value } of optionTokens(argv)) {
     switch (flag) {
-      case '--rounds': o.rounds = positive(flag, value(), true); break;
-      case '--size': o.sizeMiB = positive(flag, value(), false); break;
-      case '--chunk': o.chunkMiB = positive(flag, value(), false); break;
-      case '--duration': o.durationS = positive(flag, value(), true); break;
-      case '--warmup': {
-        const v = value();
-        o.warmupS = v === '0' ? 0 : positive(flag, v, true);
-        break;
-      }
-      case '--connections': o.connections = positive(flag, value(), true); break;
-      case '--threads': o.threads = positive(flag, value(), true); break;
+      case '--rounds': o.rounds = positiveInt(flag, value()); break;
+      case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
+      case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
+      case '--duration': o.durationS = positiveInt(flag, value()); break;
+      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
+      case '--connections': o.connections = positiveInt(flag, value()); break;
+      case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--only': {
         const names = (value() ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
         for (const n of names) if (!(WARM_WORKLOADS as readonly string[]).includes(n)) throw new Error(`--only: unknown workload "${n}" (know: ${WARM_WORKLOADS.join(', ')})`);
@@ -115,7 +100,7 @@ export function parseWarmArgs(argv: readonly string[], defaults: { berthCmd: str
       }
       case '--berth-cmd': o.berthCmd = value() ?? ''; break;
       case '--ref-cmd': o.refCmd = value() ?? ''; break;
-      case '--berth-workers': o.berthWorkers = positive(flag, value(), true); break;
+      case '--berth-workers': o.berthWorkers = positiveInt(flag, value()); break;
       case '--no-ref': o.noRef = true; break;
       case '--pin': o.pin = true; break;
       case '--no-gc-check': o.gcCheck = false; break;

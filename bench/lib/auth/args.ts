@@ -3,6 +3,7 @@
  * benchmark) and its --help text. BERTH_CMD / REF_CMD provide the default server commands when the
  * flags are absent, as for bench/run.ts.
  */
+import { optionTokens, positiveInt, warmupSeconds } from '../cli-options.js';
 
 export interface AuthOptions {
   durationS: number;
@@ -49,11 +50,6 @@ auth, with htpasswd and with a hand-signed token; then wrong-password loops (bcr
   --help
 `;
 
-function positiveInt(flag: string, v: string | undefined): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got ${String(v)}`);
-  return n;
-}
 
 export function parseAuthArgs(argv: readonly string[], defaults: { berthCmd: string; out: string }): AuthOptions {
   const o: AuthOptions = {
@@ -73,19 +69,10 @@ export function parseAuthArgs(argv: readonly string[], defaults: { berthCmd: str
     tmpRoot: undefined,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? argv[++i];
+  for (const { flag, raw: a, value } of optionTokens(argv)) {
     switch (flag) {
       case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': {
-        const v = value();
-        o.warmupS = v === '0' ? 0 : positiveInt(flag, v);
-        break;
-      }
+      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
       case '--connections': o.connections = positiveInt(flag, value()); break;
       case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--rounds': o.rounds = positiveInt(flag, value()); break;

@@ -2,6 +2,7 @@
  * bench/lib/objectstore/args.ts — command-line options of bench/objectstore.ts (see USAGE).
  * BERTH_CMD / REF_CMD provide the default commands when the flags are absent, as for bench/run.ts.
  */
+import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from '../cli-options.js';
 
 export const BACKENDS = ['s3', 'swift'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -64,17 +65,7 @@ test/setup/30-swift.sh (and stops it at the end) unless --swift-env is given.
   --help
 `;
 
-function positiveNumber(flag: string, v: string | undefined): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n <= 0) throw new Error(`${flag} needs a positive number, got ${String(v)}`);
-  return n;
-}
 
-function positiveInt(flag: string, v: string | undefined): number {
-  const n = positiveNumber(flag, v);
-  if (!Number.isInteger(n)) throw new Error(`${flag} needs an integer, got ${String(v)}`);
-  return n;
-}
 
 function pickList<T extends string>(flag: string, value: string | undefined, known: readonly T[]): T[] {
   const names = (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -108,22 +99,13 @@ export function parseObjectStoreArgs(argv: readonly string[], defaults: { berthC
     tmpRoot: undefined,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => inline ?? argv[++i];
+  for (const { flag, raw: a, value } of optionTokens(argv)) {
     switch (flag) {
       case '--rounds': o.rounds = positiveInt(flag, value()); break;
       case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
       case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
       case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': {
-        const v = value();
-        o.warmupS = v === '0' ? 0 : positiveInt(flag, v);
-        break;
-      }
+      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
       case '--connections': o.connections = positiveInt(flag, value()); break;
       case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--backends': o.backends = pickList(flag, value(), BACKENDS); break;
