@@ -15,8 +15,8 @@
  * instance filled (lib/auth/servers.ts). Prints markdown tables; writes bench/results/auth.json.
  * See bench/README.md ("Authenticated pulls"). Run `node dist/bench/auth.js --help`.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUTH_USAGE, parseAuthArgs, type AuthOptions } from './lib/auth/args.js';
@@ -40,7 +40,7 @@ import {
 import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
 import { shellQuote, sleep } from './lib/exec.js';
-import { killAllStarted, startRegistry, stopRegistry } from './lib/registry.js';
+import { benchWorkDir, killAllStarted, startRegistry, stopRegistry } from './lib/registry.js';
 import { processTree } from './lib/rss.js';
 import { median } from './lib/stats.js';
 import { SCHEMA2, type ImageFixture } from './lib/workloads.js';
@@ -270,18 +270,7 @@ async function main(): Promise<number> {
   if (o.berthCmd === defaultBerthCmd && !existsSync(berthMain)) throw new Error(`Berth is not built (${berthMain} missing): run \`npx tsc -p tsconfig.json\`, or pass --berth-cmd`);
   const t0 = Date.now();
   const load0 = loadavg();
-  const workDir = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'berth-auth-bench-'));
-  const cleanup = (): void => {
-    killAllStarted();
-    if (!o.keep) rmSync(workDir, { recursive: true, force: true });
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`\n${sig}: stopping servers, removing ${workDir}`);
-      cleanup();
-      process.exit(130);
-    });
-  }
+  const { workDir, cleanup } = benchWorkDir('berth-auth-bench-', o);
   try {
     log(`work dir ${workDir}`);
     const user = makeUser(workDir, o.bcryptCost);

@@ -10,8 +10,8 @@
  *
  * Build with the project's tsc; run `node dist/bench/run.js --help`.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, USAGE, type Options } from './lib/args.js';
 import { generateBlob, type BlobFile } from './lib/blob.js';
@@ -19,7 +19,7 @@ import { calibrate, type Calibration } from './lib/calibrate.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
 import { runCommand } from './lib/exec.js';
 import { processTree } from './lib/rss.js';
-import { killAllStarted, startRegistry, stopRegistry, type RegistrySpec, type RunningRegistry } from './lib/registry.js';
+import { benchWorkDir, killAllStarted, startRegistry, stopRegistry, type RegistrySpec, type RunningRegistry } from './lib/registry.js';
 import { foreignNote, renderCpu, renderSamples, renderSummary, summarize, type Sample, type SummaryRow } from './lib/report.js';
 import { MiB, workloads, type WorkloadContext, type WorkloadName } from './lib/workloads.js';
 import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
@@ -120,18 +120,7 @@ async function main(): Promise<number> {
   }
   await preflight(o);
   const t0 = Date.now();
-  const workDir = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'berth-bench-'));
-  const cleanup = (): void => {
-    killAllStarted();
-    if (!o.keep) rmSync(workDir, { recursive: true, force: true });
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`\n${sig}: stopping servers, removing ${workDir}`);
-      cleanup();
-      process.exit(130);
-    });
-  }
+  const { workDir, cleanup } = benchWorkDir('berth-bench-', o);
   try {
     const cache = ['  cache:', '    blobdescriptor: inmemory'];
     const specs: [RegistrySpec, RegistrySpec] = [

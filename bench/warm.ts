@@ -17,8 +17,8 @@
  *
  * Build with the project's tsc; run `node dist/bench/warm.js --help`.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sha256Digest, generateBlob, type BlobFile } from './lib/blob.js';
 import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
@@ -28,7 +28,7 @@ import { gcCheck, type GcCheck } from './lib/gc-check.js';
 import { runHey } from './lib/hey.js';
 import { getHashed, request } from './lib/http.js';
 import { diskLimit, hashLimit } from './lib/limits.js';
-import { killAllStarted, startRegistry, stopRegistry, type RegistryKey, type RunningRegistry } from './lib/registry.js';
+import { benchWorkDir, killAllStarted, startRegistry, stopRegistry, type RegistryKey, type RunningRegistry } from './lib/registry.js';
 import type { RssReport } from './lib/rss.js';
 import { processTree } from './lib/rss.js';
 import { median } from './lib/stats.js';
@@ -355,18 +355,7 @@ async function main(): Promise<number> {
     if (!existsSync(berthMain)) throw new Error(`Berth is not built (${berthMain} missing): run \`npm run build\``);
   }
   const t0 = Date.now();
-  const workDir = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'berth-warm-'));
-  const cleanup = (): void => {
-    killAllStarted();
-    if (!o.keep) rmSync(workDir, { recursive: true, force: true });
-  };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      log(`\n${sig}: stopping servers, removing ${workDir}`);
-      cleanup();
-      process.exit(130);
-    });
-  }
+  const { workDir, cleanup } = benchWorkDir('berth-warm-', o);
   try {
     const serverPrefix = o.pin ? 'taskset -c 1 ' : '';
     if (o.pin) {

@@ -13,7 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { log } from './common.js';
 import { shellQuote, sleep } from './exec.js';
 import { RssSampler, type RssReport } from './rss.js';
 
@@ -198,4 +200,27 @@ export async function stopRegistry(r: RunningRegistry, keepDir = false): Promise
 export function killAllStarted(): void {
   for (const pid of started.keys()) killPid(pid, 'SIGKILL');
   started.clear();
+}
+
+/**
+ * A benchmark's temporary work directory, and its cleanup: stops every server this process
+ * started and removes the directory (unless `keep`); SIGINT/SIGTERM run it before exiting.
+ */
+export function benchWorkDir(prefix: string, options: { readonly tmpRoot: string | undefined; readonly keep: boolean }): {
+  readonly workDir: string;
+  readonly cleanup: () => void;
+} {
+  const workDir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), prefix));
+  const cleanup = (): void => {
+    killAllStarted();
+    if (!options.keep) rmSync(workDir, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`\n${sig}: stopping servers, removing ${workDir}`);
+      cleanup();
+      process.exit(130);
+    });
+  }
+  return { workDir, cleanup };
 }
