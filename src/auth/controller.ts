@@ -146,11 +146,11 @@ export class AuthController implements AccessController {
 
   private async checkBasic(req: IncomingMessage, user: string, password: string, required: readonly Access[]): Promise<Principal> {
     const { limiter } = this.deps;
-    const address = limiter.clientAddress(req);
-    const keys = limiter.failedLoginKeys(user, address);
-    refuseIfOver(limiter.peek('failedLogin', keys), 'too many failed logins; retry later');
+    // Failed-login keys only when that budget exists: the cached-credential path stays cheap.
+    const keys = limiter.limited('failedLogin') ? limiter.failedLoginKeys(user, limiter.clientAddress(req)) : undefined;
+    if (keys !== undefined) refuseIfOver(limiter.peek('failedLogin', keys), 'too many failed logins; retry later');
     if (await (this.deps.htpasswd as HtpasswdStore).verify(user, password)) return { subject: user };
-    limiter.take('failedLogin', keys);
+    if (keys !== undefined) limiter.take('failedLogin', keys);
     throw this.unauthorized(req, required, 'invalid_token', 'invalid username or password');
   }
 

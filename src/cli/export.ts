@@ -13,11 +13,10 @@ import { ArchiveError } from '../archive/archive-error.js';
 import { exportArchive, type ExportFormat } from '../archive/archive-export.js';
 import { parseImageRef, type ImageRef } from '../archive/image-names.js';
 import { Progress } from '../archive/progress.js';
-import { ConfigError } from '../config/load.js';
 import type { Platform } from '../core/manifests/parse.js';
 import { createRegistry } from '../core/registry.js';
 import { parseArchiveArgs } from './archive-args.js';
-import { openStore, type Output } from './store.js';
+import { openStoreOrReport, type Output } from './store.js';
 
 export const ARCHIVE_EXPORT_USAGE = `berth export NAME:TAG... -o FILE|- [--format docker|oci] [--platform OS/ARCH] [--quiet] config.yml
                                     write images as a docker load / OCI archive (default --format docker)`;
@@ -72,16 +71,8 @@ export async function exportCommand(args: readonly string[], env: NodeJS.Process
     output.err('export: refusing to write an archive to a terminal (use -o FILE or a pipe)');
     return 2;
   }
-  let store;
-  try {
-    store = await openStore(configPath, env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const p of error.problems) output.err(`error: ${p}`);
-      return 1;
-    }
-    throw error;
-  }
+  const store = await openStoreOrReport(configPath, env, output);
+  if (store === undefined) return 1;
   const registry = createRegistry(store.driver, {
     maxBlobBytes: store.config.berth.maxBlobBytes,
     manifestCacheBytes: store.config.berth.manifestCacheBytes,

@@ -14,8 +14,7 @@ import { formatName, parseImageName, type ImageName } from '../archive/image-nam
 import { Progress } from '../archive/progress.js';
 import { createRegistry } from '../core/registry.js';
 import { parseArchiveArgs } from './archive-args.js';
-import { openStore, type Output } from './store.js';
-import { ConfigError } from '../config/load.js';
+import { openStoreOrReport, type Output } from './store.js';
 
 export const ARCHIVE_IMPORT_USAGE = `berth import FILE|DIR|- [--tag NAME:TAG]... [--quiet] config.yml
                                     load a docker save archive or OCI image layout (tar, gzip, zstd or a directory)`;
@@ -36,16 +35,8 @@ export async function importCommand(args: readonly string[], env: NodeJS.Process
     output.err(`import: --tag ${(error as Error).message}`);
     return 2;
   }
-  let store;
-  try {
-    store = await openStore(configPath, env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const p of error.problems) output.err(`error: ${p}`);
-      return 1;
-    }
-    throw error;
-  }
+  const store = await openStoreOrReport(configPath, env, output);
+  if (store === undefined) return 1;
   const { config, driver } = store;
   if (config.storage.readOnly) {
     output.err('import: the configuration\'s storage is read-only (storage.maintenance.readonly); nothing can be imported');

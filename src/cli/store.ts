@@ -4,7 +4,7 @@
  */
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { createDriver } from '../../storage-drivers/index.js';
-import { loadConfigFile } from '../config/load.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
 export interface ParsedArgs {
@@ -33,6 +33,19 @@ export async function openStore(configPath: string, env: NodeJS.ProcessEnv): Pro
   const { config } = await loadConfigFile(configPath, env);
   const driver = createDriver(config.storage.driver, config.storage.params);
   return { config, driver };
+}
+
+/** openStore, with a configuration error written to `output` (undefined then: exit 1). */
+export async function openStoreOrReport(configPath: string, env: NodeJS.ProcessEnv, output: Output): Promise<{ config: Config; driver: StorageDriver } | undefined> {
+  try {
+    return await openStore(configPath, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const p of error.problems) output.err(`error: ${p}`);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 export function formatBytes(n: number): string {
