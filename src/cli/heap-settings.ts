@@ -13,7 +13,7 @@
  *   (`--heap-growing-percent`, read at each GC) instead of V8's speed-based factor: that is about
  *   3–4× right after start-up (under 50 concurrent manifest GETs garbage then piles up to 50+ MiB
  *   of old space: peak RSS 138–153 MiB) and 1.1× after a GC in a quiet phase.
- * - Upload bodies are counted ({@link HeapSettings.onUploadBytes}) and a young GC runs every
+ * - Upload bodies are counted ({@link HeapSettings.onBufferBytes}) and a young GC runs every
  *   {@link SCAVENGE_EVERY_BYTES}. This is what the chunked path left behind in issue 10: request
  *   bodies arrive as fresh 64 KiB buffers, external memory that only a scavenge frees, and V8
  *   counts external memory allocated since the last Mark-Compact against the old generation's
@@ -24,6 +24,12 @@
  *   none at 0.4, and stayed so. Pulls now allocate nothing (pooled reads, `send-stream.ts`), and
  *   paced scavenges keep the upload garbage small: chunked push 13–17 → 0–1 Mark-Compacts per
  *   256 MiB, peak RSS during it 110–124 → 86–92 MiB. Whole bench sequence: peak ~102 MiB.
+ *   Blobs streamed from an object store cannot come from a pool (node's HTTP client hands each
+ *   response body chunk over as a fresh buffer), so their bytes are counted too: a 256 MiB pull
+ *   from Swift (either driver) ran 10–17 Mark-Compacts (s3: 2.8 CPU s/GiB, 220–260 MiB/s). With
+ *   a scavenge every 8 MiB of sent body still 7–13 (garbage plus the 4 MiB send queue reached the
+ *   ~11 MiB of external memory V8 lets through before it starts marking); every 4 MiB (now for
+ *   uploads too): 0 after the first pull, 305–335 MiB/s.
  *
  * `v8.setFlagsFromString` after start-up only works for flags V8 reads again at run time; the
  * growth flags are, and `--expose-gc` is read when a context is created, so `gc` is taken from a
@@ -41,15 +47,16 @@ export const HEAP_GROWING_PERCENT = 60;
 const MiB = 1024 * 1024;
 
 /** Upload bytes between two paced scavenges. */
-export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
+export const SCAVENGE_EVERY_BYTES = 4 * 1024 * 1024;
 
 export interface HeapSettings {
   /**
-   * Count upload body bytes here: every {@link SCAVENGE_EVERY_BYTES} a young-generation GC runs
-   * (well under a millisecond with a 4 MiB semi-space). Left to V8, a scavenge comes only after
-   * ~30 MiB of body buffers, all garbage by then.
+   * Count body bytes that arrive in fresh buffers here (upload bodies, blobs streamed from an
+   * object store): every {@link SCAVENGE_EVERY_BYTES} a young-generation GC runs (well under a
+   * millisecond with a 4 MiB semi-space). Left to V8, a scavenge comes only after ~30 MiB of body
+   * buffers, all garbage by then.
    */
-  readonly onUploadBytes: (bytes: number) => void;
+  readonly onBufferBytes: (bytes: number) => void;
   /** Stops the GC observer (tests). */
   stop(): void;
 }
@@ -92,11 +99,11 @@ export function applyHeapSettings(semiSpaceMiB = YOUNG_SEMI_SPACE_MIB, growingPe
   observer.observe({ entryTypes: ['gc'] });
   const scavenge = youngGc();
   let sinceScavenge = 0;
-  const onUploadBytes = (bytes: number): void => {
+  const onBufferBytes = (bytes: number): void => {
     sinceScavenge += bytes;
     if (sinceScavenge < SCAVENGE_EVERY_BYTES || scavenge === undefined) return;
     sinceScavenge = 0;
     scavenge();
   };
-  return { onUploadBytes, stop: () => observer.disconnect() };
+  return { onBufferBytes, stop: () => observer.disconnect() };
 }

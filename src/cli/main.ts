@@ -96,14 +96,14 @@ async function serveCommand(args: readonly string[]): Promise<number> {
   }
   if (cluster.isWorker) {
     const worker = Number(process.env[WORKER_ID_ENV] ?? '0');
-    await (await import('./serve.js')).serve(parsed.configPath, process.env, { worker, onUploadBytes: heap.onUploadBytes });
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { worker, onBufferBytes: heap.onBufferBytes });
     return -1;
   }
   const { loadConfigFile } = await import('../config/load.js');
   const { config } = await loadConfigFile(parsed.configPath, process.env);
   const workers = parsed.workers ?? config.berth.workers;
   if (workers <= 1) {
-    await (await import('./serve.js')).serve(parsed.configPath, process.env, { onUploadBytes: heap.onUploadBytes });
+    await (await import('./serve.js')).serve(parsed.configPath, process.env, { onBufferBytes: heap.onBufferBytes });
     return -1;
   }
   const { createLogger } = await import('../logging/logger.js');

@@ -23,8 +23,8 @@ import { gcStatus } from '../ops/gc/status.js';
 export interface ServeOptions {
   /** Cluster worker number (1…N) when started by `cluster-primary.ts`; in every log line. */
   readonly worker?: number;
-  /** Called with the size of every upload body chunk (heap-settings.ts: paced young GCs). */
-  readonly onUploadBytes?: (bytes: number) => void;
+  /** Called with the size of every fresh body buffer, both directions (heap-settings.ts: paced young GCs). */
+  readonly onBufferBytes?: (bytes: number) => void;
 }
 
 export async function serve(configPath: string | undefined, env: NodeJS.ProcessEnv, options: ServeOptions = {}): Promise<void> {
@@ -66,7 +66,7 @@ export async function serve(configPath: string | undefined, env: NodeJS.ProcessE
     gcStatus: () => gcStatus(driver, { online: config.berth.gc.enabled }),
     audit: createAudit(logger, createClientAddress(settings.trustedProxies)),
     metricsRegistry,
-    ...(options.onUploadBytes === undefined ? {} : { onUploadBytes: options.onUploadBytes }),
+    ...(options.onBufferBytes === undefined ? {} : { onBufferBytes: options.onBufferBytes }),
   });
   const running = await listen(config, app.handle);
   const debugAddr = config.ops.debug;

@@ -29,8 +29,12 @@ export interface RegistryOptions {
   readonly now: () => Date;
   /** Counts manifest-cache hits and misses (metrics); none by default. */
   readonly manifestCacheHooks?: CacheHooks;
-  /** Called with the size of every upload body chunk as it streams in (see UploadStoreOptions). */
-  readonly onUploadBytes?: (bytes: number) => void;
+  /**
+   * Called with the size of every fresh body buffer: upload chunks as they stream in (see
+   * UploadStoreOptions) and, through {@link Registry.onBufferBytes}, blob bytes the HTTP layer sends
+   * from readers that do not offer pooled chunks.
+   */
+  readonly onBufferBytes?: (bytes: number) => void;
 }
 
 export interface Registry {
@@ -46,6 +50,8 @@ export interface Registry {
   repositoryExists(name: string): Promise<boolean>;
   /** Bytes the repository references in storage (usage.ts). */
   usage(name: string): Promise<RepositoryUsage>;
+  /** RegistryOptions.onBufferBytes, for the senders of blob bodies. */
+  readonly onBufferBytes?: (bytes: number) => void;
 }
 
 /** Default of `berth.cache.linkttl`. */
@@ -60,7 +66,7 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
   const uploads = new UploadStore(driver, blobs, new HashCache(), new KeyedLock(), {
     maxBlobBytes: options.maxBlobBytes,
     now: options.now,
-    ...(options.onUploadBytes === undefined ? {} : { onBytes: options.onUploadBytes }),
+    ...(options.onBufferBytes === undefined ? {} : { onBytes: options.onBufferBytes }),
   });
   return {
     driver,
@@ -73,5 +79,6 @@ export function createRegistry(driver: StorageDriver, options: RegistryOptions):
     links,
     repositoryExists: (name) => exists(driver, paths.repo(name)),
     usage: (name) => repositoryUsage(driver, name),
+    ...(options.onBufferBytes === undefined ? {} : { onBufferBytes: options.onBufferBytes }),
   };
 }

@@ -10,7 +10,9 @@
  * `storage-drivers/pooled-chunks.ts`, matched here by its registered symbol since this room does
  * not import drivers) is served from reused buffers: each chunk goes back to the pool in its
  * socket write callback, when the kernel has taken the bytes. A pull then allocates no external
- * memory, which keeps V8 from running Mark-Compacts during pulls (see that file).
+ * memory, which keeps V8 from running Mark-Compacts during pulls (see that file). Any other source
+ * (an object store's response body: fresh buffers) has its bytes reported to `onBytes`, with which
+ * the process paces young GCs (src/cli/heap-settings.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -66,13 +68,17 @@ async function sendPooled(source: Readable, chunks: PooledChunks, res: ServerRes
   }
 }
 
-export async function sendStream(source: Readable, res: ServerResponse): Promise<void> {
+/** Called with the size of every chunk sent from a source without pooled chunks. */
+export type OnFreshBytes = (bytes: number) => void;
+
+export async function sendStream(source: Readable, res: ServerResponse, onBytes?: OnFreshBytes): Promise<void> {
   const pooled = pooledChunksOf(source);
   if (pooled !== undefined) return sendPooled(source, pooled, res);
   try {
     for await (const chunk of source) {
       if (res.destroyed) throw disconnected();
       res.write(chunk as Buffer);
+      onBytes?.((chunk as Buffer).byteLength);
       if (res.writableLength >= QUEUE_BYTES) await waitForDrain(res);
     }
     res.end();
@@ -93,6 +99,7 @@ export async function sendContent(
   size: number,
   range: ByteRange | undefined,
   open: (offset: number, length: number) => Promise<Readable>,
+  onBytes?: OnFreshBytes,
 ): Promise<void> {
   const start = range?.start ?? 0;
   const length = range === undefined ? size : range.end - range.start + 1;
@@ -105,5 +112,5 @@ export async function sendContent(
   }
   const stream = await open(start, length);
   res.flushHeaders();
-  await sendStream(stream, res);
+  await sendStream(stream, res, onBytes);
 }

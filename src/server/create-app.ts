@@ -64,8 +64,8 @@ export interface AppDeps {
   readonly metricsRegistry?: MetricsRegistry;
   /** Event sink; default: a webhook notifier when `notifications.endpoints` are configured. */
   readonly events?: RegistryEvents;
-  /** Called with the size of every upload body chunk (the process paces young GCs with it). */
-  readonly onUploadBytes?: (bytes: number) => void;
+  /** Called with the size of every fresh body buffer: uploads and blobs sent from non-pooled readers (the process paces young GCs with it). */
+  readonly onBufferBytes?: (bytes: number) => void;
 }
 
 export interface App {
@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps): App {
     linkTtlMs: config.berth.linkTtlMs,
     now,
     ...(metrics !== undefined ? { manifestCacheHooks: metrics.manifestCache } : {}),
-    ...(deps.onUploadBytes === undefined ? {} : { onUploadBytes: deps.onUploadBytes }),
+    ...(deps.onBufferBytes === undefined ? {} : { onBufferBytes: deps.onBufferBytes }),
   });
   const notifier =
     deps.events === undefined && ops.notifications.endpoints.length > 0

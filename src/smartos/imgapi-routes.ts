@@ -128,7 +128,7 @@ export function imgapiRouter(service: SmartOsService): Router {
     });
     const stream = await registry.blobs.open(digest, { signal: controller.signal });
     res.flushHeaders();
-    await sendStream(stream, res);
+    await sendStream(stream, res, registry.onBufferBytes);
   });
 
   router.use((req: Request) => {

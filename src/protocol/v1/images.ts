@@ -77,6 +77,7 @@ export async function getImageLayer(ctx: V1Context, id: string): Promise<void> {
     layer.empty
       ? Readable.from([EMPTY_GZIP_TAR.subarray(offset, offset + length)])
       : deps.registry.blobs.open(layer.digest, { offset, length, signal: ctx.signal }),
+    deps.registry.onBufferBytes,
   );
 }
 

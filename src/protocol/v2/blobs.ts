@@ -45,7 +45,7 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
   res.setHeader('Content-Type', 'application/octet-stream');
   if (cold?.stream !== undefined) {
     const stream = cold.stream;
-    await sendContent(req, res, size, undefined, () => Promise.resolve(stream));
+    await sendContent(req, res, size, undefined, () => Promise.resolve(stream), deps.registry.onBufferBytes);
     emitEvent(ctx, 'pull', blobTarget(ctx, digest.digest, size));
     return;
   }
@@ -55,7 +55,14 @@ export async function headOrGetBlob(ctx: RepoContext, digestText: string): Promi
     endEmpty(res, 416);
     return;
   }
-  await sendContent(req, res, size, range, (offset, length) => deps.registry.blobs.open(digest, { offset, length, signal: ctx.signal }));
+  await sendContent(
+    req,
+    res,
+    size,
+    range,
+    (offset, length) => deps.registry.blobs.open(digest, { offset, length, signal: ctx.signal }),
+    deps.registry.onBufferBytes,
+  );
   if (req.method === 'GET') emitEvent(ctx, 'pull', blobTarget(ctx, digest.digest, size));
 }
 
