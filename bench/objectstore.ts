@@ -4,8 +4,10 @@
  * started and stopped by this run unless --swift-env is given), through the `s3` driver (Swift's
  * s3api) and the `swift` driver, with identical configs. Workloads are bench/lib/workloads.ts's:
  * monolithic push and pull of a large blob (256 MiB), chunked push (5 MiB PATCHes), manifest GET
- * rate (wrk, 50 connections). Every sample gets a fresh server on a fresh prefix (deleted after
- * the sample); the two registries are interleaved, order swapped every round; medians, ratios
+ * rate (wrk, 50 connections). Each registry runs as one warm server per backend for the whole run
+ * (started as users start it, on its own prefix, warmed by one untimed push and pull, stopped and
+ * its prefix deleted after the backend's last sample); `--fresh` gives every sample a fresh server
+ * on a fresh prefix instead. The two registries are interleaved, order swapped every round; medians, ratios
  * and the targets of issue 13 (push and chunked push ≥ 1.5×; pull ≥ 1.2× on s3, ≥ 1× on swift;
  * manifest GET rate ≥ 10×; swift push ≥ 85 % of a direct curl PUT to Swift in the same run and
  * its server CPU per GiB ≤ the reference's; peak RSS ≤ 128 MiB) are printed as markdown,
@@ -20,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { generateBlob, type BlobFile } from './lib/blob.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
 import { runCommand } from './lib/exec.js';
-import { processTree } from './lib/rss.js';
+import { processTree, RssSampler } from './lib/rss.js';
 import { median } from './lib/stats.js';
 import type { RunningRegistry } from './lib/registry.js';
 import { MiB, type WorkloadContext } from './lib/workloads.js';
@@ -77,53 +79,97 @@ async function cleanPlace(run: Run, place: StorePlace): Promise<void> {
   if (place.backend === 's3') await run.admin.deletePrefix(`${place.container}+segments`, `${place.prefix}/`);
 }
 
-async function measure(run: Run, backend: Backend, w: ObjectStoreWorkload, round: number, spec: ServerSpec): Promise<ObjectStoreSample> {
+/** A registry kept running for all samples of one backend (the default, warm mode). */
+interface WarmServer {
+  readonly reg: RunningRegistry;
+  readonly place: StorePlace;
+}
+
+/** The workload context on a running server; `serverCpu` also reads Swift's CPU at the same moments. */
+function workloadContext(run: Run, reg: RunningRegistry, swiftTimed: (seconds: number) => void): WorkloadContext {
+  let swiftAtFirstRead: number | undefined;
+  return {
+    base: reg.base,
+    blob: run.blob,
+    scratchDir: run.workDir,
+    chunkBytes: Math.round(run.o.chunkMiB * MiB),
+    durationS: run.o.durationS,
+    warmupS: run.o.warmupS,
+    connections: run.o.connections,
+    threads: run.o.threads,
+    serverCpu: () => {
+      const now = swiftCpuSeconds(run.env);
+      if (swiftAtFirstRead === undefined) swiftAtFirstRead = now;
+      else swiftTimed(now - swiftAtFirstRead);
+      return processTree(reg.pid).reduce((sum, p) => sum + (processCpuSeconds(p) || 0), 0);
+    },
+  };
+}
+
+/** Starts one warm server per registry on its own prefix and warms it (one untimed push and pull). */
+async function startWarm(run: Run, backend: Backend, spec: ServerSpec): Promise<WarmServer> {
+  const place: StorePlace = { backend, container: run.containers[backend], prefix: `${run.runId}-${backend}-${spec.key}` };
+  const reg = await startObjectRegistry(spec, run.workDir, run.env, place);
+  try {
+    const ctx = workloadContext(run, reg, () => undefined);
+    await objectStoreWorkloads.push(ctx);
+    await objectStoreWorkloads.pull(ctx);
+  } catch (e) {
+    await stopObjectRegistry(reg, run.o.keep);
+    throw new Error(`warming ${spec.label} on ${backend} failed: ${e instanceof Error ? e.message : String(e)}\n  server log tail:\n${logTail(reg)}`);
+  }
+  return { reg, place };
+}
+
+async function stopWarm(run: Run, server: WarmServer): Promise<void> {
+  await stopObjectRegistry(server.reg, run.o.keep);
+  try {
+    await cleanPlace(run, server.place);
+  } catch (e) {
+    log(`  (could not delete ${server.place.container}/${server.place.prefix}: ${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+async function measure(run: Run, backend: Backend, w: ObjectStoreWorkload, round: number, spec: ServerSpec, warm?: WarmServer): Promise<ObjectStoreSample> {
   const sample: ObjectStoreSample = { backend, workload: w, round, registry: spec.key as ServerKey, label: spec.label, ok: false };
-  const place: StorePlace = { backend, container: run.containers[backend], prefix: `${run.runId}-${String(run.sampleCount++).padStart(3, '0')}-${spec.key}-${w}` };
-  let reg: RunningRegistry | undefined;
+  const place: StorePlace = warm?.place ?? { backend, container: run.containers[backend], prefix: `${run.runId}-${String(run.sampleCount++).padStart(3, '0')}-${spec.key}-${w}` };
+  let reg: RunningRegistry | undefined = warm?.reg;
+  // Warm mode: this sample's sampler (VmHWM is the process's peak so far: the run's peak at its last sample).
+  const sampler = reg === undefined ? undefined : new RssSampler(reg.pid);
+  sampler?.start();
   const foreign = new ForeignCpu();
   const t0 = process.hrtime.bigint();
   const swift0 = swiftCpuSeconds(run.env);
   let swiftTimed = 0;
   try {
-    reg = await startObjectRegistry(spec, run.workDir, run.env, place);
-    const pid = reg.pid;
-    sample.startupMs = reg.startupMs;
+    if (reg === undefined) {
+      reg = await startObjectRegistry(spec, run.workDir, run.env, place);
+      sample.startupMs = reg.startupMs;
+    }
     // Swift's CPU over the timed part: the workloads read serverCpu() right before and right
     // after it, so Swift's counter is read at the same two moments.
-    let swiftAtFirstRead: number | undefined;
-    const ctx: WorkloadContext = {
-      base: reg.base,
-      blob: run.blob,
-      scratchDir: run.workDir,
-      chunkBytes: Math.round(run.o.chunkMiB * MiB),
-      durationS: run.o.durationS,
-      warmupS: run.o.warmupS,
-      connections: run.o.connections,
-      threads: run.o.threads,
-      serverCpu: () => {
-        const now = swiftCpuSeconds(run.env);
-        if (swiftAtFirstRead === undefined) swiftAtFirstRead = now;
-        else swiftTimed = now - swiftAtFirstRead;
-        return processTree(pid).reduce((sum, p) => sum + (processCpuSeconds(p) || 0), 0);
-      },
-    };
+    const ctx = workloadContext(run, reg, (seconds) => {
+      swiftTimed = seconds;
+    });
     const m = await objectStoreWorkloads[w](ctx);
     Object.assign(sample, { ok: true, value: m.value, unit: m.unit, details: m.details, swiftCpuS: swiftTimed });
     if (m.p99Ms !== undefined) sample.p99Ms = m.p99Ms;
   } catch (e) {
     sample.error = `${e instanceof Error ? e.message : String(e)}${reg ? `\n  server log tail:\n${logTail(reg)}` : ''}`;
   } finally {
-    if (reg) sample.rss = await stopObjectRegistry(reg, run.o.keep);
+    if (sampler !== undefined) sample.rss = sampler.stop();
+    else if (reg) sample.rss = await stopObjectRegistry(reg, run.o.keep);
     // Unrelated load: everything but us, our children, the server (reaped by now) and Swift.
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const swiftShare = (swiftCpuSeconds(run.env) - swift0) / (wallS * cpus().length);
     sample.otherCpu = Math.max(0, foreign.share() - swiftShare);
   }
-  try {
-    await cleanPlace(run, place);
-  } catch (e) {
-    log(`  (could not delete ${place.container}/${place.prefix}: ${e instanceof Error ? e.message : String(e)})`);
+  if (warm === undefined) {
+    try {
+      await cleanPlace(run, place);
+    } catch (e) {
+      log(`  (could not delete ${place.container}/${place.prefix}: ${e instanceof Error ? e.message : String(e)})`);
+    }
   }
   if (w !== 'manifest') await runCommand('sync', [], 120_000);
   return sample;
@@ -199,23 +245,34 @@ async function main(): Promise<number> {
     const samples: ObjectStoreSample[] = [];
     let retrySeconds = 0;
     for (const backend of o.backends) {
-      for (const w of o.only) {
-        for (let round = 0; round < o.rounds; round++) {
-          const ordered = round % 2 === 0 ? specs : [specs[1], specs[0]];
-          for (const spec of ordered) {
-            let s = await measure(run, backend, w, round, spec);
-            log(`[${backend} ${w} r${round + 1}] ${spec.label}: ${fmtSample(s)}`);
-            for (let retry = 1; o.maxOtherCpu > 0 && retry <= 2 && (s.otherCpu ?? 0) > o.maxOtherCpu; retry++) {
-              if (retrySeconds > RETRY_BUDGET_S) break;
-              const tr = Date.now();
-              const again = await measure(run, backend, w, round, spec);
-              retrySeconds += (Date.now() - tr) / 1000;
-              log(`[${backend} ${w} r${round + 1}] ${spec.label} (retry ${retry}, machine was busy): ${fmtSample(again)}`);
-              if (again.ok && (!s.ok || (again.otherCpu ?? 0) < (s.otherCpu ?? 0))) s = { ...again, retries: retry };
-            }
-            samples.push(s);
+      const warm = new Map<string, WarmServer>();
+      try {
+        if (!o.fresh) {
+          for (const spec of specs) {
+            log(`[${backend}] starting ${spec.label} (warm, one server for the whole run) and warming it: one push and pull`);
+            warm.set(spec.key, await startWarm(run, backend, spec));
           }
         }
+        for (const w of o.only) {
+          for (let round = 0; round < o.rounds; round++) {
+            const ordered = round % 2 === 0 ? specs : [specs[1], specs[0]];
+            for (const spec of ordered) {
+              let s = await measure(run, backend, w, round, spec, warm.get(spec.key));
+              log(`[${backend} ${w} r${round + 1}] ${spec.label}: ${fmtSample(s)}`);
+              for (let retry = 1; o.maxOtherCpu > 0 && retry <= 2 && (s.otherCpu ?? 0) > o.maxOtherCpu; retry++) {
+                if (retrySeconds > RETRY_BUDGET_S) break;
+                const tr = Date.now();
+                const again = await measure(run, backend, w, round, spec, warm.get(spec.key));
+                retrySeconds += (Date.now() - tr) / 1000;
+                log(`[${backend} ${w} r${round + 1}] ${spec.label} (retry ${retry}, machine was busy): ${fmtSample(again)}`);
+                if (again.ok && (!s.ok || (again.otherCpu ?? 0) < (s.otherCpu ?? 0))) s = { ...again, retries: retry };
+              }
+              samples.push(s);
+            }
+          }
+        }
+      } finally {
+        for (const server of warm.values()) await stopWarm(run, server);
       }
     }
 
@@ -227,7 +284,7 @@ async function main(): Promise<number> {
     const lines = [
       `## Berth object-store benchmark — ${new Date().toISOString()}`,
       '',
-      `One-node OpenStack Swift on loopback (test/setup/30-swift.sh), s3 driver via s3api and swift driver; ${o.rounds} interleaved rounds, medians; blob ${o.sizeMiB} MiB, chunks ${o.chunkMiB} MiB, wrk -c ${o.connections} -t ${o.threads} -d ${o.durationS}s; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), shared by clients, registry and Swift.`,
+      `One-node OpenStack Swift on loopback (test/setup/30-swift.sh), s3 driver via s3api and swift driver; ${o.fresh ? 'a fresh server per sample' : 'one warm server per registry and backend for the whole run'}; ${o.rounds} interleaved rounds, medians; blob ${o.sizeMiB} MiB, chunks ${o.chunkMiB} MiB, wrk -c ${o.connections} -t ${o.threads} -d ${o.durationS}s; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), shared by clients, registry and Swift.`,
       '',
       renderObjectStoreSummary(rows),
       '',

@@ -28,6 +28,8 @@ export interface ObjectStoreOptions {
   /** An env file of a Swift already running (from 30-swift.sh); it is then not stopped. */
   swiftEnv: string | undefined;
   backendCeiling: boolean;
+  /** A fresh server per sample instead of one warm server per registry and backend. */
+  fresh: boolean;
   keep: boolean;
   out: string;
   tmpRoot: string | undefined;
@@ -59,6 +61,9 @@ test/setup/30-swift.sh (and stops it at the end) unless --swift-env is given.
   --log-level L       log.level of both servers (default warn)
   --swift-env FILE    use the Swift whose exports 30-swift.sh wrote to FILE (not stopped)
   --no-backend-ceiling  skip the direct curl PUT/GET of the blob to Swift
+  --fresh             a fresh server on a fresh prefix for every sample (default: one warm
+                      server per registry and backend for the whole run, warmed by one untimed
+                      push and pull, as users run a registry)
   --keep              keep the temp dir (configs, server logs)
   --tmpdir DIR        parent of the temp dir (default: the OS temp dir)
   --out FILE          JSON results (default <repo>/bench/results/objectstore.json)
@@ -94,6 +99,7 @@ export function parseObjectStoreArgs(argv: readonly string[], defaults: { berthC
     logLevel: 'warn',
     swiftEnv: undefined,
     backendCeiling: true,
+    fresh: false,
     keep: false,
     out: defaults.out,
     tmpRoot: undefined,
@@ -120,6 +126,7 @@ export function parseObjectStoreArgs(argv: readonly string[], defaults: { berthC
       case '--log-level': o.logLevel = value() ?? 'warn'; break;
       case '--swift-env': o.swiftEnv = value(); break;
       case '--no-backend-ceiling': o.backendCeiling = false; break;
+      case '--fresh': o.fresh = true; break;
       case '--keep': o.keep = true; break;
       case '--tmpdir': o.tmpRoot = value(); break;
       case '--out': o.out = value() ?? defaults.out; break;
