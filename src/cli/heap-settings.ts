@@ -83,15 +83,15 @@ export function youngGenerationBytes(): number {
 export function applyHeapSettings(semiSpaceMiB = YOUNG_SEMI_SPACE_MIB, growingPercent = HEAP_GROWING_PERCENT): HeapSettings {
   setFlagsFromString(`--heap-growing-percent=${growingPercent}`);
   const cap = 2 * semiSpaceMiB * MiB;
-  let frozen = false;
+  let factor = 0;
   const check = (): void => {
+    // The factor that takes the next growth exactly to the cap (1: no growth). GC entries reach
+    // this observer asynchronously, so a plain 2 could grow past the cap before it runs.
     const young = youngGenerationBytes();
-    if (!frozen && young >= cap) {
-      setFlagsFromString('--semi-space-growth-factor=1');
-      frozen = true;
-    } else if (frozen && young < cap) {
-      setFlagsFromString('--semi-space-growth-factor=2');
-      frozen = false;
+    const next = young >= cap ? 1 : Math.max(2, Math.floor(cap / Math.max(1, young)));
+    if (next !== factor) {
+      setFlagsFromString(`--semi-space-growth-factor=${next}`);
+      factor = next;
     }
   };
   check();
