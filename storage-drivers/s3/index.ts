@@ -18,6 +18,7 @@
  * instead of hanging, while a slow but moving transfer is never cut. Errors never carry the secret key.
  */
 import { createHash } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { addAbortSignal, Readable } from 'node:stream';
 import {
@@ -73,6 +74,7 @@ import {
 
 import {
   DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_SOCKETS,
   DEFAULT_MULTIPART_COPY_CHUNK_SIZE,
   DEFAULT_MULTIPART_COPY_MAX_CONCURRENCY,
   DEFAULT_MULTIPART_COPY_THRESHOLD,
@@ -98,6 +100,7 @@ const SEGMENT = /^[A-Za-z0-9._:+-]+$/;
 
 /** An S3 client configured as the driver uses it (also handy for tests and tools). */
 export function createS3Client(options: S3DriverOptions): S3Client {
+  const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
   const config: S3ClientConfig = {
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? false,
@@ -110,14 +113,14 @@ export function createS3Client(options: S3DriverOptions): S3Client {
     // A fresh connection per 100-continue request costs more than it saves for our part sizes.
     expectContinueHeader: false,
     requestHandler: new TimedHttpHandler({
+      slots: maxSockets,
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets, ...(options.skipVerify === true ? { rejectUnauthorized: false } : {}) }),
       connectionTimeout: options.connectTimeoutMs ?? 3000,
       // The idle limit between bytes (node's socket timeout: every chunk resets it).
       socketTimeout: options.socketTimeoutMs ?? 30_000,
       responseTimeoutMs: options.responseTimeoutMs ?? 5000,
       budgetMs: options.budgetMs ?? 8000,
-      ...(options.skipVerify === true
-        ? { httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, rejectUnauthorized: false }) }
-        : {}),
     }),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),

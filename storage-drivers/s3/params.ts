@@ -63,6 +63,12 @@ const seconds = z
     return z.NEVER;
   });
 
+/**
+ * Connections one driver keeps to the backend (keep-alive; further requests wait for a free one
+ * before any of their timers start, see timed-handler.ts).
+ */
+export const DEFAULT_MAX_SOCKETS = 64;
+
 /** Timeout defaults (seconds): a hung backend answers 503 within 10 s on metadata operations. */
 export const DEFAULT_TIMEOUTS = { connecttimeout: 3, responsetimeout: 5, idletimeout: 30, retrybudget: 8 } as const;
 
@@ -150,6 +156,8 @@ export interface S3DriverOptions {
   readonly connectTimeoutMs?: number;
   /** Socket inactivity timeout of a request, including streaming its body (default 30 s). */
   readonly socketTimeoutMs?: number;
+  /** Connections to the backend at once (default {@link DEFAULT_MAX_SOCKETS}). */
+  readonly maxSockets?: number;
   /** Attempts per request, first included (default 3). */
   readonly maxAttempts?: number;
   /** Until the response headers of a small request (default 5 s). */

@@ -9,8 +9,15 @@
  *   `TimeoutError`, which the SDK retries and the driver reports as unavailable;
  * - one budget for all attempts of an operation (the SDK's retries are grouped by their
  *   `amz-sdk-invocation-id` header): once used up, the next attempt fails at once with code
- *   `EBUDGET` (not retried), and a timed attempt never waits past it.
+ *   `EBUDGET` (not retried), and a timed attempt never waits past it;
+ * - connection slots: at most `maxSockets` exchanges at once (the size of the agents' pools,
+ *   keep-alive), a slot held until the response body is read or destroyed. The SDK's connect
+ *   timeout starts when a request is created, so a request queued in a full agent pool failed
+ *   as "could not connect" after 3 s although the backend was fine (a 5 GiB commit's 100
+ *   UploadPartCopy requests on a 50-socket pool, each taking ~7 s on a loaded Swift). Requests
+ *   now wait for a slot before any timer runs, and reach the agent only when a socket is free.
  */
+import type { IncomingMessage } from 'node:http';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { HttpHandlerOptions, NodeHttpHandlerOptions } from '@smithy/types';
 
@@ -25,6 +32,55 @@ export interface TimedHandlerOptions extends NodeHttpHandlerOptions {
   readonly responseTimeoutMs: number;
   /** Total time of one operation over all attempts, in milliseconds (0: none). */
   readonly budgetMs: number;
+  /** Exchanges at once (give the agents the same `maxSockets`). */
+  readonly slots: number;
+}
+
+/** A counting semaphore whose waiters can be aborted. */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(count: number) {
+    this.#free = Math.max(1, count);
+  }
+
+  async acquire(signal: AbortSignal | undefined): Promise<() => void> {
+    if (this.#free > 0) {
+      this.#free -= 1;
+      return this.#releaser();
+    }
+    signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const at = this.#waiting.indexOf(grant);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal?.reason instanceof Error ? signal.reason : Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+      };
+      const grant = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#waiting.push(grant);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return this.#releaser();
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#free += 1;
+    };
+  }
+}
+
+function isStream(body: unknown): body is IncomingMessage {
+  return typeof body === 'object' && body !== null && typeof (body as { once?: unknown }).once === 'function';
 }
 
 function isTimed(request: HttpRequest): boolean {
@@ -49,15 +105,38 @@ export class TimedHttpHandler extends NodeHttpHandler {
   readonly #budgetMs: number;
   /** First-attempt start per invocation id (entries expire after the budget). */
   readonly #started = new Map<string, number>();
+  readonly #slots: Slots;
 
   constructor(options: TimedHandlerOptions) {
-    const { responseTimeoutMs, budgetMs, ...handlerOptions } = options;
+    const { responseTimeoutMs, budgetMs, slots, ...handlerOptions } = options;
     super(handlerOptions);
     this.#responseTimeoutMs = responseTimeoutMs;
     this.#budgetMs = budgetMs;
+    this.#slots = new Slots(slots);
   }
 
   override async handle(request: HttpRequest, options: HttpHandlerOptions = {}): Handled {
+    const release = await this.#slots.acquire(options.abortSignal as AbortSignal | undefined);
+    let handled: Awaited<Handled>;
+    try {
+      handled = await this.#timed(request, options);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    // The connection is busy until the body is read to the end or destroyed.
+    const body: unknown = handled.response.body;
+    if (isStream(body) && !body.destroyed && !body.readableEnded) {
+      body.once('close', release);
+      body.once('end', release);
+      body.once('error', release);
+    } else {
+      release();
+    }
+    return handled;
+  }
+
+  async #timed(request: HttpRequest, options: HttpHandlerOptions): Handled {
     const left = this.#budgetLeft(request);
     if (left <= 0) throw timeoutError(`retry budget of ${this.#budgetMs} ms used up`, 'EBUDGET');
     if (this.#responseTimeoutMs <= 0 || !isTimed(request)) return super.handle(request, options);
