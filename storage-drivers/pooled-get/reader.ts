@@ -25,10 +25,27 @@
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { BackendUnavailableError, DriverError } from '../errors.js';
-import { POOLED_CHUNKS, type BufferPool, type PooledChunks } from '../pooled-chunks.js';
+import { BufferPool, POOLED_CHUNKS, type PooledChunks } from '../pooled-chunks.js';
 import { abortError } from '../source.js';
 import { happyBodyLength, headEnd, parseResponseHead, rangeHeader, requestHead } from './head.js';
 import { SegmentQueue } from './segments.js';
+
+/** Reads shorter than this are not worth a connection of their own: drivers use their keep-alive client. */
+export const POOLED_GET_MIN_BYTES = 256 * 1024;
+/** Buffer size of a driver's read pool: one socket read fills at most this. */
+export const READ_POOL_BUFFER_BYTES = 1024 * 1024;
+/** Idle buffers a driver's read pool keeps (8 MiB): one pull in flight, or a few, without allocating. */
+export const READ_POOL_IDLE_BUFFERS = 8;
+
+/** The buffer pool a driver keeps for its pooled GETs. */
+export function createReadPool(): BufferPool {
+  return new BufferPool(READ_POOL_BUFFER_BYTES, READ_POOL_IDLE_BUFFERS);
+}
+
+/** Whether a read of `length` bytes (undefined: to the end) should be a pooled GET. */
+export function wantsPooledGet(length: number | undefined): boolean {
+  return length === undefined || length >= POOLED_GET_MIN_BYTES;
+}
 
 /** Largest response head read; a longer one is an error. */
 export const MAX_HEAD_BYTES = 64 * 1024;
