@@ -98,7 +98,7 @@ export async function pooledGet(options: PooledGetOptions, request: PooledGetReq
 
 type Mode = 'pooled' | 'plain' | undefined;
 
-/** A single-use countdown (restartable), unref'd. */
+/** A restartable countdown (unref'd: it never keeps the process alive). */
 class Countdown {
   #timer: NodeJS.Timeout | undefined;
 

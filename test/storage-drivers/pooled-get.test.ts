@@ -18,6 +18,7 @@ import { sendContent } from '../../src/http/send-stream.js';
 import { BackendUnavailableError, DriverError } from '../../storage-drivers/errors.js';
 import { BufferPool, POOLED_CHUNKS, type PooledChunks } from '../../storage-drivers/pooled-chunks.js';
 import { pooledGet, type PooledGetOptions, type PooledGetRequest } from '../../storage-drivers/pooled-get/reader.js';
+import { happyBodyLength, parseResponseHead, requestHead } from '../../storage-drivers/pooled-get/head.js';
 import { SegmentQueue } from '../../storage-drivers/pooled-get/segments.js';
 
 const KiB = 1024;
@@ -473,5 +474,40 @@ describe('SegmentQueue', () => {
     queue.close();
     assert.equal(pool.idle, 0, 'not back in the pool');
     assert.equal(queue.segments, 0, 'and not tracked either');
+  });
+});
+
+describe('response heads', () => {
+  const head = (text: string) => parseResponseHead(text) ?? assert.fail(`unparsed: ${text}`);
+  test('only the exact bytes asked for, with a known length, are the happy path', () => {
+    assert.equal(happyBodyLength(head('HTTP/1.1 200 OK\r\nContent-Length: 10'), 0, undefined), 10);
+    assert.equal(happyBodyLength(head('HTTP/1.0 200\r\ncontent-length:  0 '), 0, undefined), 0);
+    assert.equal(happyBodyLength(head('HTTP/1.1 206 Partial\r\nContent-Length: 5\r\nContent-Range: bytes 3-7/100'), 3, 5), 5);
+    assert.equal(happyBodyLength(head('HTTP/1.1 206 Partial\r\nContent-Length: 5\r\nContent-Range: bytes 3-7/100'), 3, 50), 5, 'shorter: the object ends');
+    assert.equal(happyBodyLength(head('HTTP/1.1 206 Partial\r\nContent-Length: 97\r\nContent-Range: bytes 3-99/*'), 3, undefined), 97);
+    for (const [text, offset, length] of [
+      ['HTTP/1.1 200 OK\r\nContent-Length: 10', 0, 10], // a range was asked
+      ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 10', 0, undefined], // twice
+      ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked', 0, undefined],
+      ['HTTP/1.1 200 OK\r\nContent-Length: -1', 0, undefined],
+      ['HTTP/1.1 200 OK', 0, undefined],
+      ['HTTP/1.1 206 Partial\r\nContent-Length: 5\r\nContent-Range: bytes 4-8/100', 3, 5], // wrong start
+      ['HTTP/1.1 206 Partial\r\nContent-Length: 6\r\nContent-Range: bytes 3-7/100', 3, 5], // inconsistent
+      ['HTTP/1.1 206 Partial\r\nContent-Length: 10\r\nContent-Range: bytes 3-12/100', 3, 5], // more than asked
+      ['HTTP/1.1 206 Partial\r\nContent-Length: 10\r\nContent-Range: bytes 0-9/100', 0, undefined], // none asked
+      ['HTTP/1.1 404 Not Found\r\nContent-Length: 10', 0, undefined],
+      ['HTTP/1.1 304 Not Modified\r\nContent-Length: 10', 0, undefined],
+    ] as const) {
+      assert.equal(happyBodyLength(head(text), offset, length), undefined, text);
+    }
+    assert.equal(parseResponseHead('HTTP/2 200\r\nContent-Length: 1'), undefined);
+    assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\n folded: value'), undefined);
+    assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\nno colon'), undefined);
+  });
+
+  test('request heads carry no CR/LF from header values', () => {
+    const url = new URL('http://[::1]:8080/v1/AUTH_x/c/a%20b?x=1');
+    assert.equal(requestHead(url, { 'X-Auth-Token': 't' }, 'bytes=0-'), 'GET /v1/AUTH_x/c/a%20b?x=1 HTTP/1.1\r\nHost: [::1]:8080\r\nX-Auth-Token: t\r\nRange: bytes=0-\r\nConnection: close\r\n\r\n');
+    assert.throws(() => requestHead(url, { 'X-Auth-Token': 't\r\nX-Evil: 1' }, undefined), TypeError);
   });
 });
