@@ -3,7 +3,8 @@
  *
  * A path `/a/b` is the key `<rootdirectory>/a/b`; directories are key prefixes (`a/`), so they
  * exist exactly while some object lies below them. `putContent`/`getContent` are PutObject and
- * GetObject (atomic by S3 semantics); `reader` is a ranged GetObject streaming the body; `writer`
+ * GetObject (atomic by S3 semantics); `reader` is a ranged GetObject streaming the body (large
+ * reads from a plain-http endpoint: a pooled GET of a presigned URL, `../pooled-get/`); `writer`
  * is a resumable multipart upload (`multipart-writer.ts`, which also describes the hidden
  * `~berth-tail` side objects); `move` is CopyObject, or UploadPartCopy above
  * `multipartcopythresholdsize`, then DeleteObject; `delete` lists and deletes in batches of 1000
@@ -54,6 +55,7 @@ import {
   PathNotFoundError,
 } from '../errors.js';
 import { isAbortError } from '../source.js';
+import { createReadPool, pooledGet, wantsPooledGet, type PooledGetOptions } from '../pooled-get/reader.js';
 import { openMultipartWriter } from './multipart-writer.js';
 import {
   abortUpload,
@@ -94,6 +96,8 @@ const MAX_SINGLE_COPY = 5 * GiB;
 const DELETE_BATCH = 1000;
 /** Longest lifetime of a SigV4 presigned URL. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/** Lifetime of the URL a pooled read signs for itself (checked when the request arrives). */
+const POOLED_GET_PRESIGN_SECONDS = 300;
 
 /** One segment of a driver path; keys with other names (our tails) are invisible. */
 const SEGMENT = /^[A-Za-z0-9._:+-]+$/;
@@ -292,6 +296,22 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     ...(storageClass === 'STANDARD' || storageClass === 'NONE' ? {} : { StorageClass: storageClass as StorageClass }),
   };
   const client = createS3Client(options);
+  /**
+   * Large reads from a plain-http endpoint are pooled GETs (`../pooled-get/`): a presigned URL
+   * on a connection of their own, read into this driver's buffer pool; anything unexpected falls
+   * back to GetObject below. https endpoints (AWS) keep the SDK's client.
+   */
+  const pooledReads: PooledGetOptions | undefined =
+    options.endpoint?.toLowerCase().startsWith('http://') === true
+      ? {
+          driverName: NAME,
+          backend: 'the S3 backend',
+          pool: createReadPool(),
+          connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+          responseTimeoutMs: options.responseTimeoutMs ?? 5000,
+          idleTimeoutMs: options.socketTimeoutMs ?? 30_000,
+        }
+      : undefined;
   const translate = makeTranslator(bucket, options.credentials?.secretAccessKey);
   const writerContext: WriterContext = {
     client,
@@ -483,6 +503,20 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
         if (length === 0) {
           await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), signal === undefined ? {} : { abortSignal: signal });
           return emptyStream(signal);
+        }
+        if (pooledReads !== undefined && wantsPooledGet(length)) {
+          const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+            expiresIn: POOLED_GET_PRESIGN_SECONDS,
+          });
+          const pooled = await pooledGet(pooledReads, {
+            url: new URL(url),
+            offset,
+            ...(length === undefined ? {} : { length }),
+            ...(signal === undefined ? {} : { signal }),
+            what: 'reader',
+            path,
+          });
+          if (pooled !== undefined) return pooled;
         }
         const range =
           offset === 0 && length === undefined

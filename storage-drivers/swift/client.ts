@@ -13,6 +13,8 @@
  */
 import { Readable } from 'node:stream';
 import { BackendUnavailableError, DriverError, PathNotFoundError } from '../errors.js';
+import type { BufferPool } from '../pooled-chunks.js';
+import { pooledGet, wantsPooledGet } from '../pooled-get/reader.js';
 import { abortError } from '../source.js';
 import type { SwiftAuth, SwiftSession } from './auth.js';
 import { discard, errorExcerpt, readBody, send, type Agents, type Exchange, type ResponseHeaders, type SendSpec, type Watchdog } from './http.js';
@@ -35,6 +37,11 @@ export interface ClientConfig {
   readonly listingPage?: number;
   /** Connection pools (keep-alive, bounded); default: one shared per process. */
   readonly agents?: Agents;
+  /**
+   * Buffers for pooled GETs (`../pooled-get/`): large reads from a plain-http Swift then arrive in
+   * reused buffers on a connection of their own. Without it every read goes through `call`.
+   */
+  readonly readPool?: BufferPool;
 }
 
 /** What HEAD tells about an object. */
@@ -236,7 +243,8 @@ export class SwiftClient {
 
   /**
    * A byte range of an object as a Readable. Undefined when the object is missing; an empty
-   * stream when the range starts at or past the end.
+   * stream when the range starts at or past the end. Large reads are pooled GETs when the client
+   * has a read pool and Swift is plain http.
    */
   async openRead(
     object: string,
@@ -244,6 +252,30 @@ export class SwiftClient {
     options: { readonly offset: number; readonly length?: number; readonly signal?: AbortSignal },
   ): Promise<Readable | undefined> {
     const { offset, length, signal } = options;
+    const pool = this.config.readPool;
+    if (pool !== undefined && wantsPooledGet(length)) {
+      const session = await this.auth.session();
+      const pooled = await pooledGet(
+        {
+          driverName: this.config.driverName,
+          backend: 'Swift',
+          pool,
+          responseTimeoutMs: this.config.responseTimeoutMs ?? this.config.timeoutMs,
+          idleTimeoutMs: this.config.timeoutMs,
+        },
+        {
+          url: new URL(this.url(session, { object }, undefined)),
+          headers: { 'X-Auth-Token': session.token },
+          offset,
+          ...(length === undefined ? {} : { length }),
+          ...(signal === undefined ? {} : { signal }),
+          what: `GET ${object}`,
+          path,
+        },
+      );
+      // Anything but the plain answer (a 401 included) is handled by the regular exchange below.
+      if (pooled !== undefined) return pooled;
+    }
     const headers: Record<string, string> = {};
     if (offset > 0 || length !== undefined) {
       headers.Range = `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;

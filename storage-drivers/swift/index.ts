@@ -7,7 +7,8 @@
  *
  * - Files are objects under `<prefix>files/`; directories are implicit (listing prefixes).
  * - `putContent` is one PUT (atomic in Swift); `getContent` one GET, refused early by its
- *   Content-Length past the cap; `reader` a GET with Range (past the end: empty).
+ *   Content-Length past the cap; `reader` a GET with Range (past the end: empty); large reads
+ *   from a plain-http Swift are pooled GETs into a per-driver buffer pool (`../pooled-get/`).
  * - `writer` streams segments and commits a Static Large Object (segmented-writer.ts).
  * - `move` is a server-side copy — `multipart-manifest=get`, so an SLO's manifest is copied and
  *   its segments are shared, not duplicated (and > 5 GiB works) — then a plain DELETE of the
@@ -39,6 +40,7 @@ import type {
 import { ContentTooLargeError, DriverError, PathNotFoundError } from '../errors.js';
 import { SwiftAuth, type TokenCache } from './auth.js';
 import { SwiftClient, type ListingEntry } from './client.js';
+import { createReadPool } from '../pooled-get/reader.js';
 import { createAgents, DEFAULT_MAX_SOCKETS } from './http.js';
 import { Layout } from './layout.js';
 import { detectAuthVersion, normalizePrefix, type SwiftParams } from './params.js';
@@ -113,6 +115,7 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
       responseTimeoutMs,
       budgetMs,
       agents,
+      readPool: createReadPool(),
       ...(options.listingPageSize === undefined ? {} : { listingPage: options.listingPageSize }),
     },
     auth,
