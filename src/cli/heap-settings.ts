@@ -24,8 +24,9 @@
  *   none at 0.4, and stayed so. Pulls now allocate nothing (pooled reads, `send-stream.ts`), and
  *   paced scavenges keep the upload garbage small: chunked push 13–17 → 0–1 Mark-Compacts per
  *   256 MiB, peak RSS during it 110–124 → 86–92 MiB. Whole bench sequence: peak ~102 MiB.
- *   Blobs streamed from an object store cannot come from a pool (node's HTTP client hands each
- *   response body chunk over as a fresh buffer), so their bytes are counted too: a 256 MiB pull
+ *   Blobs streamed through node's HTTP client (object stores over https, short reads, fallbacks of
+ *   the drivers' pooled GETs in `storage-drivers/pooled-get/`) arrive as fresh buffers per chunk,
+ *   so their bytes are counted too: before object-store pulls were pooled, a 256 MiB pull
  *   from Swift (either driver) ran 10–17 Mark-Compacts (s3: 2.8 CPU s/GiB, 220–260 MiB/s). With
  *   a scavenge every 8 MiB of sent body still 7–13 (garbage plus the 4 MiB send queue reached the
  *   ~11 MiB of external memory V8 lets through before it starts marking); every 4 MiB (now for

@@ -10,9 +10,10 @@
  * `storage-drivers/pooled-chunks.ts`, matched here by its registered symbol since this room does
  * not import drivers) is served from reused buffers: each chunk goes back to the pool in its
  * socket write callback, when the kernel has taken the bytes. A pull then allocates no external
- * memory, which keeps V8 from running Mark-Compacts during pulls (see that file). Any other source
- * (an object store's response body: fresh buffers) has its bytes reported to `onBytes`, with which
- * the process paces young GCs (src/cli/heap-settings.ts).
+ * memory, which keeps V8 from running Mark-Compacts during pulls (see that file); the object-store
+ * drivers' large reads over plain http are pooled too (`storage-drivers/pooled-get/`). Any other
+ * source (fresh buffers: https backends, short reads, fallbacks) has its bytes reported to
+ * `onBytes`, with which the process paces young GCs (src/cli/heap-settings.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
