@@ -42,6 +42,35 @@ export function createReadPool(): BufferPool {
   return new BufferPool(READ_POOL_BUFFER_BYTES, READ_POOL_IDLE_BUFFERS);
 }
 
+/** Connections a driver's pooled GETs hold at once, by default; further reads use the regular client. */
+export const POOLED_GET_MAX_CONNECTIONS = 32;
+
+/**
+ * The bound on a driver's pooled-GET connections (each read has its own): a read that finds them
+ * all in use goes through the driver's regular client, whose keep-alive pool is bounded and queues.
+ */
+export class ConnectionLimit {
+  #active = 0;
+
+  constructor(readonly max: number = POOLED_GET_MAX_CONNECTIONS) {}
+
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Takes a connection if one is free; the returned function gives it back (once). */
+  tryTake(): (() => void) | undefined {
+    if (this.#active >= this.max) return undefined;
+    this.#active += 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.#active -= 1;
+    };
+  }
+}
+
 /** Whether a read of `length` bytes (undefined: to the end) should be a pooled GET. */
 export function wantsPooledGet(length: number | undefined): boolean {
   return length === undefined || length >= POOLED_GET_MIN_BYTES;
@@ -68,6 +97,8 @@ export interface PooledGetOptions {
   readonly idleTimeoutMs: number;
   /** Received bytes waiting for the consumer at which reading pauses (default 2 MiB). */
   readonly highWaterBytes?: number;
+  /** The driver's bound on pooled-GET connections (none: unbounded). */
+  readonly connections?: ConnectionLimit;
 }
 
 export interface PooledGetRequest {
@@ -92,7 +123,15 @@ export interface PooledGetRequest {
 export async function pooledGet(options: PooledGetOptions, request: PooledGetRequest): Promise<Readable | undefined> {
   if (request.url.protocol !== 'http:') return undefined;
   if (request.signal?.aborted === true) throw abortError(request.signal);
-  const body = new PooledGetBody(options, request);
+  const connection = options.connections === undefined ? () => undefined : options.connections.tryTake();
+  if (connection === undefined) return undefined;
+  let body: PooledGetBody;
+  try {
+    body = new PooledGetBody(options, request, connection);
+  } catch (error) {
+    connection();
+    throw error;
+  }
   return (await body.opened) ? body : undefined;
 }
 
@@ -160,7 +199,7 @@ class PooledGetBody extends Readable {
   /** Pooled mode: a `next()` waiting for bytes. */
   #waiter: (() => void) | undefined;
 
-  constructor(options: PooledGetOptions, request: PooledGetRequest) {
+  constructor(options: PooledGetOptions, request: PooledGetRequest, connectionClosed: () => void) {
     super({ highWaterMark: 1024 * 1024 });
     this.#options = options;
     this.#request = request;
@@ -207,6 +246,7 @@ class PooledGetBody extends Readable {
       this.#broken(undefined);
     });
     this.#socket.once('close', () => {
+      connectionClosed();
       this.#broken(undefined);
     });
     this.#connectTimer?.run();

@@ -55,7 +55,7 @@ import {
   PathNotFoundError,
 } from '../errors.js';
 import { isAbortError } from '../source.js';
-import { createReadPool, pooledGet, wantsPooledGet, type PooledGetOptions } from '../pooled-get/reader.js';
+import { ConnectionLimit, createReadPool, pooledGet, wantsPooledGet, type PooledGetOptions } from '../pooled-get/reader.js';
 import { openMultipartWriter } from './multipart-writer.js';
 import {
   abortUpload,
@@ -307,6 +307,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
           driverName: NAME,
           backend: 'the S3 backend',
           pool: createReadPool(),
+          connections: new ConnectionLimit(),
           connectTimeoutMs: options.connectTimeoutMs ?? 3000,
           responseTimeoutMs: options.responseTimeoutMs ?? 5000,
           idleTimeoutMs: options.socketTimeoutMs ?? 30_000,

@@ -14,7 +14,7 @@
 import { Readable } from 'node:stream';
 import { BackendUnavailableError, DriverError, PathNotFoundError } from '../errors.js';
 import type { BufferPool } from '../pooled-chunks.js';
-import { pooledGet, wantsPooledGet } from '../pooled-get/reader.js';
+import { pooledGet, wantsPooledGet, type ConnectionLimit } from '../pooled-get/reader.js';
 import { abortError } from '../source.js';
 import type { SwiftAuth, SwiftSession } from './auth.js';
 import { discard, errorExcerpt, readBody, send, type Agents, type Exchange, type ResponseHeaders, type SendSpec, type Watchdog } from './http.js';
@@ -42,6 +42,8 @@ export interface ClientConfig {
    * reused buffers on a connection of their own. Without it every read goes through `call`.
    */
   readonly readPool?: BufferPool;
+  /** Bound on the pooled GETs' own connections (see ../pooled-get/reader.ts). */
+  readonly readConnections?: ConnectionLimit;
 }
 
 /** What HEAD tells about an object. */
@@ -260,6 +262,7 @@ export class SwiftClient {
           driverName: this.config.driverName,
           backend: 'Swift',
           pool,
+          ...(this.config.readConnections === undefined ? {} : { connections: this.config.readConnections }),
           responseTimeoutMs: this.config.responseTimeoutMs ?? this.config.timeoutMs,
           idleTimeoutMs: this.config.timeoutMs,
         },

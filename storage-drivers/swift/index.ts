@@ -40,7 +40,7 @@ import type {
 import { ContentTooLargeError, DriverError, PathNotFoundError } from '../errors.js';
 import { SwiftAuth, type TokenCache } from './auth.js';
 import { SwiftClient, type ListingEntry } from './client.js';
-import { createReadPool } from '../pooled-get/reader.js';
+import { ConnectionLimit, createReadPool } from '../pooled-get/reader.js';
 import { createAgents, DEFAULT_MAX_SOCKETS } from './http.js';
 import { Layout } from './layout.js';
 import { detectAuthVersion, normalizePrefix, type SwiftParams } from './params.js';
@@ -116,6 +116,7 @@ export function createSwiftDriver(options: SwiftDriverOptions): SwiftDriver {
       budgetMs,
       agents,
       readPool: createReadPool(),
+      readConnections: new ConnectionLimit(),
       ...(options.listingPageSize === undefined ? {} : { listingPage: options.listingPageSize }),
     },
     auth,

@@ -17,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { sendContent } from '../../src/http/send-stream.js';
 import { BackendUnavailableError, DriverError } from '../../storage-drivers/errors.js';
 import { BufferPool, POOLED_CHUNKS, type PooledChunks } from '../../storage-drivers/pooled-chunks.js';
-import { pooledGet, type PooledGetOptions, type PooledGetRequest } from '../../storage-drivers/pooled-get/reader.js';
+import { ConnectionLimit, pooledGet, type PooledGetOptions, type PooledGetRequest } from '../../storage-drivers/pooled-get/reader.js';
 import { happyBodyLength, parseResponseHead, requestHead } from '../../storage-drivers/pooled-get/head.js';
 import { SegmentQueue } from '../../storage-drivers/pooled-get/segments.js';
 
@@ -298,6 +298,27 @@ describe('pooled GET', { timeout: 120_000 }, () => {
     assert.equal(await pooledGet(options(pool), requestOf(refused, '/blob')), undefined, 'connection refused');
     assert.equal(await pooledGet(options(pool), { ...requestOf(port, '/blob'), url: new URL(`https://127.0.0.1:${port}/blob`) }), undefined, 'https');
     await settle();
+    assert.equal(pool.outstanding, 0);
+  });
+
+  test('the connection limit: a read that finds every connection in use falls back; closed ones free theirs', async () => {
+    const pool = new CountingPool(256 * KiB, 8);
+    const connections = new ConnectionLimit(2);
+    const first = await opened(pool, port, '/blob', {}, { connections });
+    const second = await opened(pool, port, '/blob', {}, { connections });
+    assert.equal(connections.active, 2);
+    assert.equal(await pooledGet(options(pool, { connections }), requestOf(port, '/blob')), undefined, 'a third read falls back');
+    assert.equal(sha(await readPooled(first)), sha(data));
+    await settle();
+    assert.equal(connections.active, 1, 'a finished read gave its connection back');
+    const third = await opened(pool, port, '/blob', {}, { connections });
+    assert.equal(sha(await readPooled(third)), sha(data));
+    second.destroy();
+    await settle();
+    assert.equal(connections.active, 0, 'a destroyed read gave its connection back');
+    assert.equal(await pooledGet(options(pool, { connections }), requestOf(port, '/missing')), undefined);
+    await settle();
+    assert.equal(connections.active, 0, 'a fallback gave its connection back');
     assert.equal(pool.outstanding, 0);
   });
 

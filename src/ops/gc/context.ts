@@ -15,6 +15,13 @@ export interface GcContext {
   readonly deleteUntagged: boolean;
   readonly gracePeriodMs: number;
   readonly now: () => number;
+  /**
+   * When the mark phase began (set just before it). Whatever was written or touched after that
+   * may be referenced by something the mark did not see, so the grace period counts from here,
+   * not from the moment a phase looks at it: a run longer than the grace period (object stores:
+   * every step is a request) must not turn a touch made during the run into an old one.
+   */
+  markStartedAt: number;
   readonly marks: MarkSet;
   readonly counters: GcCounters;
   /** Digests deleted (or eligible, in a dry run) by this collection. */
@@ -28,7 +35,7 @@ export interface GcContext {
 
 /** True when `time` is inside the grace period (too young to sweep). */
 export function isYoung(ctx: GcContext, time: number): boolean {
-  return time > ctx.now() - ctx.gracePeriodMs;
+  return time > Math.min(ctx.now(), ctx.markStartedAt) - ctx.gracePeriodMs;
 }
 
 /** Bytes of a manifest blob: its data, or the data a collection hid (interrupted run). */

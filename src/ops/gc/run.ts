@@ -54,6 +54,7 @@ export async function garbageCollect(driver: StorageDriver, options: GcOptions):
     deleteUntagged: options.deleteUntagged === true,
     gracePeriodMs: options.gracePeriodMs,
     now: options.now ?? Date.now,
+    markStartedAt: Number.POSITIVE_INFINITY,
     marks,
     counters,
     swept: new Set<string>(),
@@ -74,6 +75,7 @@ export async function garbageCollect(driver: StorageDriver, options: GcOptions):
   };
   await lease?.acquire();
   try {
+    ctx.markStartedAt = ctx.now();
     await mark(ctx);
     await sweep(ctx, options.sweepDelayMs ?? 0);
     await cleanLinks(ctx);
