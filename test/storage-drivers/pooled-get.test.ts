@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { LoopbackServers } from '../helpers/loopback-servers.js';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sendContent } from '../../src/http/send-stream.js';
@@ -46,25 +47,12 @@ class CountingPool extends BufferPool {
   }
 }
 
-const servers: Array<Server | HttpServer> = [];
-const sockets = new Set<Socket>();
-after(async () => {
-  for (const s of sockets) s.destroy();
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-});
+const loopback = new LoopbackServers();
+const servers = loopback.servers;
+after(() => loopback.closeAll());
 
 function listen(server: Server | HttpServer): Promise<number> {
-  servers.push(server);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : 0);
-    });
-  });
+  return loopback.listen(server);
 }
 
 /** Request heads the object server saw, by path. */

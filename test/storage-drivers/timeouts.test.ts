@@ -10,31 +10,19 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import { LoopbackServers } from '../helpers/loopback-servers.js';
 import { after, describe, test } from 'node:test';
 import { createDriver } from '../../storage-drivers/index.js';
 import { BackendUnavailableError } from '../../storage-drivers/errors.js';
 import type { StorageDriver } from '../../storage-drivers/driver.js';
 import { startBerth } from '../helpers/berth-process.js';
 
-const servers: Server[] = [];
-const sockets = new Set<Socket>();
-after(async () => {
-  for (const s of sockets) s.destroy();
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-});
+const loopback = new LoopbackServers();
+const servers = loopback.servers;
+after(() => loopback.closeAll());
 
 function listen(server: Server): Promise<number> {
-  servers.push(server);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : 0);
-    });
-  });
+  return loopback.listen(server);
 }
 
 /** Accepts every connection and never writes a byte. */
