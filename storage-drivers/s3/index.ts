@@ -56,7 +56,8 @@ import {
 } from '../errors.js';
 import { isAbortError } from '../source.js';
 import { ConnectionLimit, createReadPool, pooledGet, wantsPooledGet, type PooledGetOptions } from '../pooled-get/reader.js';
-import { openMultipartWriter } from './multipart-writer.js';
+import { openMultipartWriter, PARTS_IN_FLIGHT } from './multipart-writer.js';
+import { BufferPool } from '../pooled-chunks.js';
 import {
   abortUpload,
   copyParts,
@@ -324,6 +325,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     objectOptions,
     translate,
     memory: new WriterMemory(),
+    partBuffers: new BufferPool(chunkSize, PARTS_IN_FLIGHT),
     ...(options.onResume === undefined ? {} : { onResume: options.onResume }),
   };
 

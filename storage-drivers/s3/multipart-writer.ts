@@ -391,7 +391,7 @@ export class MultipartWriter implements FileWriter {
 
   #allocate(): Buffer {
     this.#allocated += 1;
-    return Buffer.allocUnsafe(this.#context.partSize);
+    return this.#context.partBuffers?.take() ?? Buffer.allocUnsafe(this.#context.partSize);
   }
 
   /** A free part buffer to fill next, waiting for an upload in flight to release one. */
@@ -540,8 +540,14 @@ export class MultipartWriter implements FileWriter {
     return { PartNumber: number, ETag: response.ETag, size: body.byteLength };
   }
 
+  /** Ends the writer; part buffers no upload holds go back to the driver's pool. */
   #release(): void {
     this.#finished = true;
+    const pool = this.#context.partBuffers;
+    if (pool !== undefined) {
+      if (this.#buffer !== undefined) pool.give(this.#buffer);
+      for (const buffer of this.#free) pool.give(buffer);
+    }
     this.#buffer = undefined;
     this.#free.length = 0;
   }

@@ -6,6 +6,7 @@
  * part count, server-side part copies of a committed object, and the SDK error helpers the driver
  * shares. S3's size rules (5 MiB minimum part, 5 GiB largest copy part, 10,000 parts) live here.
  */
+import type { BufferPool } from '../pooled-chunks.js';
 import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -109,6 +110,12 @@ export interface WriterContext {
   readonly memory?: WriterMemory;
   /** Counts the S3 calls of a resume, for tests: `list` (ListMultipartUploads + ListParts) or `memory`. */
   readonly onResume?: (how: 'list' | 'memory') => void;
+  /**
+   * Part buffers (`partSize` bytes) shared by the driver's writers: a finished writer gives back
+   * the ones no upload holds, so a chunked push (one writer per PATCH) does not allocate 10 MiB
+   * buffers again and again (RSS crept up with every round of pushes).
+   */
+  readonly partBuffers?: BufferPool;
 }
 
 export interface Part {
