@@ -47,7 +47,7 @@ export const HEAP_GROWING_PERCENT = 60;
 
 const MiB = 1024 * 1024;
 
-/** Upload bytes between two paced scavenges. */
+/** Fresh body bytes (uploads, sent blobs) between two paced scavenges. */
 export const SCAVENGE_EVERY_BYTES = 4 * 1024 * 1024;
 
 export interface HeapSettings {
@@ -86,10 +86,10 @@ export function applyHeapSettings(semiSpaceMiB = YOUNG_SEMI_SPACE_MIB, growingPe
   const cap = 2 * semiSpaceMiB * MiB;
   let factor = 0;
   const check = (): void => {
-    // The factor that takes the next growth exactly to the cap (1: no growth). GC entries reach
+    // The largest factor whose next growth stays within the cap (1: no growth). GC entries reach
     // this observer asynchronously, so a plain 2 could grow past the cap before it runs.
     const young = youngGenerationBytes();
-    const next = young >= cap ? 1 : Math.max(2, Math.floor(cap / Math.max(1, young)));
+    const next = young >= cap ? 1 : Math.max(1, Math.floor(cap / Math.max(1, young)));
     if (next !== factor) {
       setFlagsFromString(`--semi-space-growth-factor=${next}`);
       factor = next;
