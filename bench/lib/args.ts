@@ -3,7 +3,7 @@
  * BERTH_CMD / REF_CMD environment variables provide the default commands
  * when the corresponding flag is absent.
  */
-import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from './cli-options.js';
+import { applyCommonOption, optionTokens, otherCpuShare, positiveInt, positiveNumber } from './cli-options.js';
 import { WORKLOAD_NAMES, type WorkloadName } from './workloads.js';
 
 export interface Options {
@@ -96,15 +96,12 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
     tmpRoot: undefined,
     help: false,
   };
-  for (const { flag, raw: a, value } of optionTokens(argv)) {
+  for (const token of optionTokens(argv)) {
+    if (applyCommonOption(o, token, defaults.out)) continue;
+    const { flag, raw: a, value } = token;
     switch (flag) {
-      case '--rounds': o.rounds = positiveInt(flag, value()); break;
-      case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
       case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
       case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
-      case '--connections': o.connections = positiveInt(flag, value()); break;
-      case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--only': {
         const names = (value() ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
         const picked = names.map((n) => {
@@ -116,21 +113,10 @@ export function parseArgs(argv: readonly string[], defaults: { berthCmd: string;
         o.only = WORKLOAD_NAMES.filter((w) => picked.includes(w));
         break;
       }
-      case '--berth-cmd': o.berthCmd = value() ?? ''; break;
-      case '--ref-cmd': o.refCmd = value() ?? ''; break;
       case '--a-vs-a': o.aVsA = true; break;
       case '--ref-cache': o.refCache = true; break;
-      case '--max-other-cpu': {
-        const v = value();
-        o.maxOtherCpu = v === '0' ? 0 : positiveNumber(flag, v) / 100;
-        break;
-      }
-      case '--log-level': o.logLevel = value() ?? 'warn'; break;
+      case '--max-other-cpu': o.maxOtherCpu = otherCpuShare(flag, value()); break;
       case '--no-calibrate': o.calibrate = false; break;
-      case '--keep': o.keep = true; break;
-      case '--tmpdir': o.tmpRoot = value(); break;
-      case '--out': o.out = value() ?? defaults.out; break;
-      case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option: ${a}\n\n${USAGE}`);
     }
   }

@@ -1,7 +1,7 @@
 /**
  * bench/lib/warm-args.ts — command-line options of bench/warm.ts (see WARM_USAGE).
  */
-import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from './cli-options.js';
+import { applyCommonOption, optionTokens, positiveInt, positiveNumber } from './cli-options.js';
 export const WARM_WORKLOADS = ['push', 'chunked', 'pull', 'manifest', 'head', 'close'] as const;
 export type WarmWorkload = (typeof WARM_WORKLOADS)[number];
 
@@ -82,15 +82,12 @@ export function parseWarmArgs(argv: readonly string[], defaults: { berthCmd: str
     tmpRoot: undefined,
     help: false,
   };
-  for (const { flag, raw: a, value } of optionTokens(argv)) {
+  for (const token of optionTokens(argv)) {
+    if (applyCommonOption(o, token, defaults.out)) continue;
+    const { flag, raw: a, value } = token;
     switch (flag) {
-      case '--rounds': o.rounds = positiveInt(flag, value()); break;
       case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
       case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
-      case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
-      case '--connections': o.connections = positiveInt(flag, value()); break;
-      case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--only': {
         const names = (value() ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
         for (const n of names) if (!(WARM_WORKLOADS as readonly string[]).includes(n)) throw new Error(`--only: unknown workload "${n}" (know: ${WARM_WORKLOADS.join(', ')})`);
@@ -98,17 +95,10 @@ export function parseWarmArgs(argv: readonly string[], defaults: { berthCmd: str
         o.only = WARM_WORKLOADS.filter((w) => names.includes(w));
         break;
       }
-      case '--berth-cmd': o.berthCmd = value() ?? ''; break;
-      case '--ref-cmd': o.refCmd = value() ?? ''; break;
       case '--berth-workers': o.berthWorkers = positiveInt(flag, value()); break;
       case '--no-ref': o.noRef = true; break;
       case '--pin': o.pin = true; break;
       case '--no-gc-check': o.gcCheck = false; break;
-      case '--log-level': o.logLevel = value() ?? 'warn'; break;
-      case '--keep': o.keep = true; break;
-      case '--tmpdir': o.tmpRoot = value(); break;
-      case '--out': o.out = value() ?? defaults.out; break;
-      case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option: ${a}\n\n${WARM_USAGE}`);
     }
   }

@@ -3,7 +3,7 @@
  * benchmark) and its --help text. BERTH_CMD / REF_CMD provide the default server commands when the
  * flags are absent, as for bench/run.ts.
  */
-import { optionTokens, positiveInt, warmupSeconds } from '../cli-options.js';
+import { applyCommonOption, optionTokens, positiveInt } from '../cli-options.js';
 
 export interface AuthOptions {
   durationS: number;
@@ -69,27 +69,17 @@ export function parseAuthArgs(argv: readonly string[], defaults: { berthCmd: str
     tmpRoot: undefined,
     help: false,
   };
-  for (const { flag, raw: a, value } of optionTokens(argv)) {
+  for (const token of optionTokens(argv)) {
+    if (applyCommonOption(o, token, defaults.out)) continue;
+    const { flag, raw: a, value } = token;
     switch (flag) {
-      case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
-      case '--connections': o.connections = positiveInt(flag, value()); break;
-      case '--threads': o.threads = positiveInt(flag, value()); break;
-      case '--rounds': o.rounds = positiveInt(flag, value()); break;
       case '--wrong': o.wrongRequests = positiveInt(flag, value()); break;
       case '--cost': {
         o.bcryptCost = positiveInt(flag, value());
         if (o.bcryptCost < 4 || o.bcryptCost > 15) throw new Error('--cost must be 4..15');
         break;
       }
-      case '--berth-cmd': o.berthCmd = value() ?? ''; break;
-      case '--ref-cmd': o.refCmd = value() ?? ''; break;
-      case '--log-level': o.logLevel = value() ?? 'warn'; break;
       case '--no-calibrate': o.calibrate = false; break;
-      case '--keep': o.keep = true; break;
-      case '--tmpdir': o.tmpRoot = value(); break;
-      case '--out': o.out = value() ?? defaults.out; break;
-      case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option: ${a}\n\n${AUTH_USAGE}`);
     }
   }

@@ -2,7 +2,7 @@
  * bench/lib/objectstore/args.ts — command-line options of bench/objectstore.ts (see USAGE).
  * BERTH_CMD / REF_CMD provide the default commands when the flags are absent, as for bench/run.ts.
  */
-import { optionTokens, positiveInt, positiveNumber, warmupSeconds } from '../cli-options.js';
+import { applyCommonOption, optionTokens, otherCpuShare, positiveNumber } from '../cli-options.js';
 
 export const BACKENDS = ['s3', 'swift'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -105,32 +105,18 @@ export function parseObjectStoreArgs(argv: readonly string[], defaults: { berthC
     tmpRoot: undefined,
     help: false,
   };
-  for (const { flag, raw: a, value } of optionTokens(argv)) {
+  for (const token of optionTokens(argv)) {
+    if (applyCommonOption(o, token, defaults.out)) continue;
+    const { flag, raw: a, value } = token;
     switch (flag) {
-      case '--rounds': o.rounds = positiveInt(flag, value()); break;
       case '--size': o.sizeMiB = positiveNumber(flag, value()); break;
       case '--chunk': o.chunkMiB = positiveNumber(flag, value()); break;
-      case '--duration': o.durationS = positiveInt(flag, value()); break;
-      case '--warmup': o.warmupS = warmupSeconds(flag, value()); break;
-      case '--connections': o.connections = positiveInt(flag, value()); break;
-      case '--threads': o.threads = positiveInt(flag, value()); break;
       case '--backends': o.backends = pickList(flag, value(), BACKENDS); break;
       case '--only': o.only = pickList(flag, value(), OBJECTSTORE_WORKLOADS); break;
-      case '--berth-cmd': o.berthCmd = value() ?? ''; break;
-      case '--ref-cmd': o.refCmd = value() ?? ''; break;
-      case '--max-other-cpu': {
-        const v = value();
-        o.maxOtherCpu = v === '0' ? 0 : positiveNumber(flag, v) / 100;
-        break;
-      }
-      case '--log-level': o.logLevel = value() ?? 'warn'; break;
+      case '--max-other-cpu': o.maxOtherCpu = otherCpuShare(flag, value()); break;
       case '--swift-env': o.swiftEnv = value(); break;
       case '--no-backend-ceiling': o.backendCeiling = false; break;
       case '--fresh': o.fresh = true; break;
-      case '--keep': o.keep = true; break;
-      case '--tmpdir': o.tmpRoot = value(); break;
-      case '--out': o.out = value() ?? defaults.out; break;
-      case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option: ${a}\n\n${OBJECTSTORE_USAGE}`);
     }
   }
