@@ -15,8 +15,8 @@
  * instance filled (lib/auth/servers.ts). Prints markdown tables; writes bench/results/auth.json.
  * See bench/README.md ("Authenticated pulls"). Run `node dist/bench/auth.js --help`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUTH_USAGE, parseAuthArgs, type AuthOptions } from './lib/auth/args.js';
@@ -37,7 +37,7 @@ import {
   type ServerSetup,
   type Side,
 } from './lib/auth/servers.js';
-import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
+import { berthMain, defaultBerthCmd, log, machineInfo, repoRoot, requireCommands, runEntry, writeResults } from './lib/common.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
 import { shellQuote, sleep } from './lib/exec.js';
 import { benchWorkDir, killAllStarted, startRegistry, stopRegistry } from './lib/registry.js';
@@ -342,22 +342,11 @@ async function main(): Promise<number> {
     lines.push(`Total time ${elapsedS.toFixed(0)} s.`);
     process.stdout.write(`${lines.join('\n')}\n`);
 
-    mkdirSync(dirname(o.out), { recursive: true });
     const result = {
       schema: 1,
       finishedAt: new Date().toISOString(),
       elapsedS,
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? '',
-        totalMemMiB: Math.round(totalmem() / (1024 * 1024)),
-        kernel: release(),
-        node: process.version,
-        loadavgStart: load0,
-        loadavgEnd: load1,
-        wrk: await versionOf('wrk', ['--version']),
-        reference: await versionOf(firstWord(o.refCmd), ['--version']),
-      },
+      machine: { ...(await machineInfo(o.refCmd)), loadavgStart: load0, loadavgEnd: load1 },
       options: o,
       commands: { berth: o.berthCmd, ref: o.refCmd },
       bcrypt: { cost: o.bcryptCost, compareMs: user.bcryptMs },
@@ -366,19 +355,11 @@ async function main(): Promise<number> {
       samples,
       wrongPasswordLoops: loops,
     };
-    writeFileSync(o.out, `${JSON.stringify(result, null, 2)}\n`);
-    log(`results written to ${o.out}`);
+    writeResults(o.out, result);
     return errors.length + loopErrors.length > 0 ? 2 : 0;
   } finally {
     cleanup();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    killAllStarted();
-    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exit(1);
-  },
-);
+runEntry(main, killAllStarted);

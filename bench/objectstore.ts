@@ -15,9 +15,9 @@
  *
  * Build with the project's tsc; run `node dist/bench/objectstore.js --help`.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateBlob, type BlobFile } from './lib/blob.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
@@ -38,7 +38,7 @@ import {
 } from './lib/objectstore/report.js';
 import { killAllObjectRegistries, logTail, startObjectRegistry, stopObjectRegistry, type ServerSpec, type StorePlace } from './lib/objectstore/servers.js';
 import { attachSwift, backendCeiling, startSwift, swiftCpuSeconds, SwiftAdmin, type SwiftEnv, type SwiftHandle } from './lib/objectstore/swift.js';
-import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
+import { berthMain, defaultBerthCmd, log, machineInfo, repoRoot, requireCommands, runEntry, versionOf, writeResults } from './lib/common.js';
 
 /** Total time re-measurements of busy samples may add to one run. */
 const RETRY_BUDGET_S = 240;
@@ -307,21 +307,11 @@ async function main(): Promise<number> {
     lines.push(`Total time ${elapsedS.toFixed(0)} s.`);
     process.stdout.write(`${lines.join('\n')}\n`);
 
-    mkdirSync(dirname(o.out), { recursive: true });
     const result = {
       schema: 1,
       finishedAt: new Date().toISOString(),
       elapsedS,
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? '',
-        totalMemMiB: Math.round(totalmem() / MiB),
-        kernel: release(),
-        node: process.version,
-        wrk: await versionOf('wrk', ['--version']),
-        reference: await versionOf(firstWord(o.refCmd), ['--version']),
-        swift: await versionOf('/usr/bin/python3', ['-c', 'import swift; print(swift.__version__)']),
-      },
+      machine: { ...(await machineInfo(o.refCmd)), swift: await versionOf('/usr/bin/python3', ['-c', 'import swift; print(swift.__version__)']) },
       options: o,
       swift: { authUrl: env.authUrl, s3Endpoint: env.s3Endpoint, owned: swift.owned, containers },
       blob: { sizeBytes: blob.size, digest: blob.digest },
@@ -329,19 +319,11 @@ async function main(): Promise<number> {
       summary: rows,
       samples,
     };
-    writeFileSync(o.out, `${JSON.stringify(result, null, 2)}\n`);
-    log(`results written to ${o.out}`);
+    writeResults(o.out, result);
     return errors.length > 0 ? 2 : 0;
   } finally {
     await cleanup();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    killAllObjectRegistries();
-    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exit(1);
-  },
-);
+runEntry(main, killAllObjectRegistries);

@@ -10,9 +10,9 @@
  *
  * Build with the project's tsc; run `node dist/bench/run.js --help`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs, USAGE, type Options } from './lib/args.js';
 import { generateBlob, type BlobFile } from './lib/blob.js';
 import { calibrate, type Calibration } from './lib/calibrate.js';
@@ -22,7 +22,7 @@ import { processTree } from './lib/rss.js';
 import { benchWorkDir, killAllStarted, startRegistry, stopRegistry, type RegistrySpec, type RunningRegistry } from './lib/registry.js';
 import { foreignNote, renderCpu, renderSamples, renderSummary, summarize, type Sample, type SummaryRow } from './lib/report.js';
 import { MiB, workloads, type WorkloadContext, type WorkloadName } from './lib/workloads.js';
-import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
+import { berthMain, defaultBerthCmd, log, machineInfo, repoRoot, requireCommands, runEntry, versionOf, writeResults } from './lib/common.js';
 
 /** Total time that re-measurements of noisy samples may add to one run. */
 const RETRY_BUDGET_S = 180;
@@ -203,21 +203,11 @@ async function main(): Promise<number> {
     lines.push(`Total time ${elapsedS.toFixed(0)} s.`);
     process.stdout.write(`${lines.join('\n')}\n`);
 
-    mkdirSync(dirname(o.out), { recursive: true });
     const result = {
       schema: 1,
       finishedAt: new Date().toISOString(),
       elapsedS,
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? '',
-        totalMemMiB: Math.round(totalmem() / MiB),
-        kernel: release(),
-        node: process.version,
-        curl: await versionOf('curl', ['--version']),
-        wrk: await versionOf('wrk', ['--version']),
-        reference: await versionOf(firstWord(o.refCmd), ['--version']),
-      },
+      machine: { ...(await machineInfo(o.refCmd)), curl: await versionOf('curl', ['--version']) },
       options: o,
       labels,
       commands: { berth: specs[0].cmd, ref: specs[1].cmd },
@@ -226,19 +216,11 @@ async function main(): Promise<number> {
       summary: rows,
       samples,
     };
-    writeFileSync(o.out, `${JSON.stringify(result, null, 2)}\n`);
-    log(`results written to ${o.out}`);
+    writeResults(o.out, result);
     return errors.length > 0 ? 2 : 0;
   } finally {
     cleanup();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    killAllStarted();
-    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exit(1);
-  },
-);
+runEntry(main, killAllStarted);

@@ -17,11 +17,11 @@
  *
  * Build with the project's tsc; run `node dist/bench/warm.js --help`.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { sha256Digest, generateBlob, type BlobFile } from './lib/blob.js';
-import { berthMain, defaultBerthCmd, firstWord, log, repoRoot, requireCommands, versionOf } from './lib/common.js';
+import { berthMain, defaultBerthCmd, log, machineInfo, repoRoot, requireCommands, runEntry, writeResults } from './lib/common.js';
 import { ForeignCpu, processCpuSeconds } from './lib/cpu.js';
 import { runCommand } from './lib/exec.js';
 import { gcCheck, type GcCheck } from './lib/gc-check.js';
@@ -417,28 +417,19 @@ async function main(): Promise<number> {
     ];
     const report = header.join('\n') + render(rows, rss, limits, gc, o) + (errors.length > 0 ? `\n${errors.length} failed measurement(s):\n${errors.map((e) => `- r${e.round + 1} ${e.metric} ${e.registry}: ${e.error ?? ''}`).join('\n')}\n` : '') + `\nTotal time ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`;
     process.stdout.write(report);
-    mkdirSync(dirname(o.out), { recursive: true });
-    writeFileSync(
-      o.out,
-      `${JSON.stringify(
-        {
-          schema: 1,
-          mode: 'warm-interleaved',
-          finishedAt: new Date().toISOString(),
-          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', totalMemMiB: Math.round(totalmem() / MiB), kernel: release(), node: process.version, wrk: await versionOf('wrk', ['--version']), reference: o.noRef ? null : await versionOf(firstWord(o.refCmd), ['--version']) },
-          options: o,
-          commands: { berth: berthCmd, ref: o.noRef ? null : serverPrefix + o.refCmd },
-          limits,
-          rows,
-          rss,
-          gcCheck: gc ?? null,
-          samples,
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    log(`results written to ${o.out}`);
+    writeResults(o.out, {
+      schema: 1,
+      mode: 'warm-interleaved',
+      finishedAt: new Date().toISOString(),
+      machine: await machineInfo(o.noRef ? undefined : o.refCmd),
+      options: o,
+      commands: { berth: berthCmd, ref: o.noRef ? null : serverPrefix + o.refCmd },
+      limits,
+      rows,
+      rss,
+      gcCheck: gc ?? null,
+      samples,
+    });
     if (gc !== undefined && !gc.ok) return 4;
     return errors.length > 0 ? 2 : 0;
   } finally {
@@ -446,11 +437,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    killAllStarted();
-    log(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exit(1);
-  },
-);
+runEntry(main, killAllStarted);

@@ -1,8 +1,11 @@
 /**
- * What both benchmark entry points (run.ts: filesystem; objectstore.ts: S3/Swift) share: where the
+ * What the benchmark entry points (run.ts, warm.ts, auth.ts, objectstore.ts) share: where the
  * repository and the built Berth are, the command Berth is started with, stderr progress lines, a
- * check that the commands a run needs exist, and a tool's version line for the report header.
+ * check that the commands a run needs exist, a tool's version line and the machine description for
+ * the result file, writing that file, and how an entry exits.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haveCommand, runCommand } from './exec.js';
@@ -43,4 +46,36 @@ export async function versionOf(cmd: string, args: string[]): Promise<string> {
   } catch {
     return 'unknown';
   }
+}
+
+/** The machine a result file was measured on; `refCmd` undefined: no reference ran. */
+export async function machineInfo(refCmd: string | undefined): Promise<Record<string, unknown>> {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    totalMemMiB: Math.round(totalmem() / (1024 * 1024)),
+    kernel: release(),
+    node: process.version,
+    wrk: await versionOf('wrk', ['--version']),
+    reference: refCmd === undefined ? null : await versionOf(firstWord(refCmd), ['--version']),
+  };
+}
+
+/** Writes a result file as indented JSON (creating its directory) and says where. */
+export function writeResults(path: string, result: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  log(`results written to ${path}`);
+}
+
+/** Runs an entry's main: exits with its code; on a crash kills what it started, logs, exits 1. */
+export function runEntry(main: () => Promise<number>, killStarted: () => void): void {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      killStarted();
+      log(e instanceof Error ? (e.stack ?? e.message) : String(e));
+      process.exit(1);
+    },
+  );
 }
