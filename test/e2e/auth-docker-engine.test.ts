@@ -22,23 +22,9 @@ import { join } from 'node:path';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 import { authConfig, makeUsers, writeHtpasswd, type AuthTestMode } from '../helpers/auth-e2e.js';
 import { rootfsTar } from '../helpers/docker-archive.js';
-import { DockerCli, DockerCommandError, dockerHostFromEnv } from '../helpers/docker-cli.js';
+import { DockerCli, DockerCommandError, dockerEngineForSuite } from '../helpers/docker-cli.js';
 
-const dockerHost = dockerHostFromEnv();
-const inCi = process.env['CI'] === 'true';
-const skipReason =
-  dockerHost !== undefined
-    ? false
-    : inCi
-      ? 'no test Docker engine (reported as a failure by the test above)'
-      : 'BERTH_DOCKER_HOST is not set: no test Docker engine (test/setup/20-docker-engine.sh starts one; run the tests through test/run.sh)';
-
-if (dockerHost === undefined && inCi) {
-  test('docker engine (auth): a test Docker engine is available in CI', () => {
-    assert.fail('CI=true but BERTH_DOCKER_HOST is not set: test/setup/20-docker-engine.sh did not start an engine');
-  });
-}
-
+const { dockerHost, skipReason } = dockerEngineForSuite('docker engine (auth)', test);
 const { alice, bob } = makeUsers();
 /** docker's words for a refusal; without stored credentials a Basic challenge gives "no basic auth credentials". */
 const REFUSED = /denied|unauthorized|authentication required|insufficient_scope|no basic auth credentials/i;

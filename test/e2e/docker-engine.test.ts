@@ -28,21 +28,13 @@ import {
   type DockerArchive,
   type TarReadEntry,
 } from '../helpers/docker-archive.js';
-import { DockerCli, dockerHostFromEnv } from '../helpers/docker-cli.js';
+import { DockerCli, dockerEngineForSuite } from '../helpers/docker-cli.js';
 
 const DOCKER_V2_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-const dockerHost = dockerHostFromEnv();
-const inCi = process.env['CI'] === 'true';
+const { dockerHost, skipReason } = dockerEngineForSuite('docker engine', test);
 const overrideUrl = process.env['BERTH_E2E_REGISTRY_URL'];
-const skipReason =
-  dockerHost !== undefined
-    ? false
-    : inCi
-      ? 'no test Docker engine (reported as a failure by the test above)'
-      : 'BERTH_DOCKER_HOST is not set: no test Docker engine (test/setup/20-docker-engine.sh starts one; run the tests through test/run.sh)';
-
 interface ManifestJson {
   readonly schemaVersion: number;
   readonly mediaType?: string;
@@ -63,12 +55,6 @@ interface Pushed {
   readonly digest: string;
   readonly repoDigests: readonly string[];
   readonly layers: readonly string[];
-}
-
-if (dockerHost === undefined && inCi) {
-  test('docker engine: a test Docker engine is available in CI', () => {
-    assert.fail('CI=true but BERTH_DOCKER_HOST is not set: test/setup/20-docker-engine.sh did not start an engine');
-  });
 }
 
 const suiteOptions = { skip: skipReason, timeout: 170_000 };

@@ -23,23 +23,9 @@ import { writeHtpasswd } from '../helpers/auth-app.js';
 import { jsonLines } from '../helpers/auth-e2e.js';
 import { startBerth, type BerthProcess } from '../helpers/berth-process.js';
 import { buildDockerArchive, rootfsTar } from '../helpers/docker-archive.js';
-import { DockerCli, dockerHostFromEnv } from '../helpers/docker-cli.js';
+import { DockerCli, dockerEngineForSuite } from '../helpers/docker-cli.js';
 
-const dockerHost = dockerHostFromEnv();
-const inCi = process.env['CI'] === 'true';
-const skipReason =
-  dockerHost !== undefined
-    ? false
-    : inCi
-      ? 'no test Docker engine (reported as a failure by the test above)'
-      : 'BERTH_DOCKER_HOST is not set: no test Docker engine (test/setup/20-docker-engine.sh starts one; run the tests through test/run.sh)';
-
-if (dockerHost === undefined && inCi) {
-  test('docker engine (proxy): a test Docker engine is available in CI', () => {
-    assert.fail('CI=true but BERTH_DOCKER_HOST is not set: test/setup/20-docker-engine.sh did not start an engine');
-  });
-}
-
+const { dockerHost, skipReason } = dockerEngineForSuite('docker engine (proxy)', test);
 const USER = 'mirror';
 const PASSWORD = 'upstream-docker-pw-2718';
 const TTL_MS = 1500;

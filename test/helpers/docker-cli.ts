@@ -219,3 +219,26 @@ export class DockerCli {
     return parsed.filter((v): v is string => typeof v === 'string');
   }
 }
+
+/**
+ * The test run's Docker engine for a suite: its address, or why the suite is skipped. Under
+ * CI=true a missing engine is also registered as a failing test named after `suite`, so CI never
+ * skips a Docker suite silently.
+ */
+export function dockerEngineForSuite(suite: string, failInCi: (name: string, run: () => void) => void): {
+  readonly dockerHost: string | undefined;
+  readonly skipReason: string | false;
+} {
+  const dockerHost = dockerHostFromEnv();
+  if (dockerHost !== undefined) return { dockerHost, skipReason: false };
+  if (process.env['CI'] === 'true') {
+    failInCi(`${suite}: a test Docker engine is available in CI`, () => {
+      throw new Error('CI=true but BERTH_DOCKER_HOST is not set: test/setup/20-docker-engine.sh did not start an engine');
+    });
+    return { dockerHost, skipReason: 'no test Docker engine (reported as a failure by the test above)' };
+  }
+  return {
+    dockerHost,
+    skipReason: 'BERTH_DOCKER_HOST is not set: no test Docker engine (test/setup/20-docker-engine.sh starts one; run the tests through test/run.sh)',
+  };
+}
